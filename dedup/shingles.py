@@ -1,0 +1,52 @@
+"""Word shingles as sorted, unique uint32 hash arrays.
+
+Each token is hashed once with xxh3; the k token hashes of a shingle are folded together with
+numpy, so the per-shingle work is vectorised. The arrays serve both as MinHash input and as
+the exact sets for Jaccard verification.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xxhash
+
+_FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier (golden ratio) for the rolling fold
+
+
+def token_hashes(tokens: list[str]) -> np.ndarray:
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(t.encode("utf-8", "surrogatepass")) for t in tokens),
+        dtype=np.uint64,
+        count=len(tokens),
+    )
+
+
+def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the word k-grams of `tokens`.
+
+    A text shorter than k words is one shingle of all its words; no words, no shingles.
+    """
+    hashes = token_hashes(tokens)
+    n = len(hashes)
+    if n == 0:
+        return np.empty(0, dtype=np.uint32)
+    k = min(k, n)
+    width = n - k + 1
+    folded = np.zeros(width, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(k):
+            folded = folded * _FOLD + hashes[offset : offset + width]
+    folded ^= folded >> np.uint64(32)
+    return np.unique(folded.astype(np.uint32))
+
+
+def term_hashes(terms: list[str]) -> np.ndarray:
+    """32-bit hashes of single terms (the story tier's sets), in input order."""
+    return (token_hashes(terms) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique hash arrays."""
+    if len(a) == 0 and len(b) == 0:
+        return 0.0
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / (len(a) + len(b) - shared)

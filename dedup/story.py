@@ -1,0 +1,122 @@
+"""Story-tier evidence: salient terms of a story and the similarity of two stories.
+
+Different outlets' write-ups of one event share few word sequences but many salient terms:
+the people, places and organisations involved (proper nouns), numbers, and rare content words.
+A story is represented by its top-K terms weighted by TF-IDF, with proper nouns and headline
+terms boosted; two stories are compared by the cosine of these sparse vectors.
+
+Document frequencies come from the data itself through a hashed table (`DF_BUCKETS` counters
+indexed by term hash), which is small enough to be a Beam side input and mergeable by addition.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import numpy as np
+
+from dedup.shingles import term_hashes
+from dedup.stopwords import STOPWORDS
+from dedup.text import clean_body, clean_headline, unify
+
+DF_BUCKETS = 1 << 20
+_TOKEN = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+_SENTENCE_END = frozenset('.!?\n"\':;')
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryWeights:
+    """Tuning knobs of the story representation (pipeline options pass them through)."""
+
+    top_k: int = 40
+    proper_boost: float = 2.0
+    headline_boost: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryTerms:
+    """Raw term statistics of one story, before document frequencies are known."""
+
+    hashes: np.ndarray  # uint32, sorted, unique
+    counts: np.ndarray  # float32 term counts (headline occurrences boosted)
+    proper: np.ndarray  # bool: the term is mostly capitalised mid-sentence (a name)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryVector:
+    """A story's top-K TF-IDF terms: sorted term hashes and L2-normalised weights."""
+
+    hashes: np.ndarray  # uint32, sorted
+    weights: np.ndarray  # float32, same order, unit length
+
+
+def _terms_with_case(text: str) -> list[tuple[str, bool]]:
+    """(casefolded term, capitalised mid-sentence) for each non-stopword token."""
+    out = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        term = token.casefold()
+        if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
+            continue
+        before = text[: match.start()].rstrip(" \t")
+        sentence_start = not before or before[-1] in _SENTENCE_END
+        out.append((term, token[0].isupper() and not sentence_start))
+    return out
+
+
+def story_terms(headline: str, body: str, weights: StoryWeights = StoryWeights()) -> StoryTerms:
+    counts: dict[str, float] = {}
+    capitalised: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for text, boost in ((clean_headline(headline), weights.headline_boost), (clean_body(body), 1.0)):
+        for term, is_cap in _terms_with_case(unify(text)):
+            counts[term] = counts.get(term, 0.0) + boost
+            seen[term] = seen.get(term, 0) + 1
+            capitalised[term] = capitalised.get(term, 0) + is_cap
+    terms = sorted(counts)
+    hashes = term_hashes(terms)
+    order = np.argsort(hashes, kind="stable")
+    hashes, keep = np.unique(hashes[order], return_index=True)  # drop (rare) hash collisions
+    picked = order[keep]
+    return StoryTerms(
+        hashes=hashes,
+        counts=np.array([counts[terms[i]] for i in picked], dtype=np.float32),
+        proper=np.array([2 * capitalised[terms[i]] >= seen[terms[i]] > 0 and capitalised[terms[i]] > 0 for i in picked], dtype=bool),
+    )
+
+
+def df_buckets(hashes: np.ndarray) -> np.ndarray:
+    return (hashes & np.uint32(DF_BUCKETS - 1)).astype(np.int64)
+
+
+def document_frequencies(term_sets: list[np.ndarray]) -> np.ndarray:
+    """A hashed document-frequency table over the given term-hash sets."""
+    table = np.zeros(DF_BUCKETS, dtype=np.int32)
+    for hashes in term_sets:
+        np.add.at(table, df_buckets(hashes), 1)
+    return table
+
+
+def story_vector(
+    terms: StoryTerms, df_table: np.ndarray, n_docs: int, weights: StoryWeights = StoryWeights()
+) -> StoryVector:
+    if len(terms.hashes) == 0:
+        return StoryVector(terms.hashes, np.empty(0, dtype=np.float32))
+    df = df_table[df_buckets(terms.hashes)].astype(np.float64)
+    idf = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
+    w = (1.0 + np.log(terms.counts.astype(np.float64))) * idf
+    w = np.where(terms.proper, w * weights.proper_boost, w)
+    if len(w) > weights.top_k:
+        top = np.lexsort((terms.hashes, -w))[: weights.top_k]  # ties broken by hash: deterministic
+        top.sort()
+    else:
+        top = np.arange(len(w))
+    chosen = w[top]
+    norm = math.sqrt(float(np.dot(chosen, chosen))) or 1.0
+    return StoryVector(terms.hashes[top], (chosen / norm).astype(np.float32))
+
+
+def cosine(a: StoryVector, b: StoryVector) -> float:
+    _, ia, ib = np.intersect1d(a.hashes, b.hashes, assume_unique=True, return_indices=True)
+    return float(np.dot(a.weights[ia].astype(np.float64), b.weights[ib]))

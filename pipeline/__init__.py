@@ -1,0 +1,1 @@
+"""Options, graph assembly and entry points of the wire-story dedup pipeline."""

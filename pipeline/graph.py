@@ -1,0 +1,91 @@
+"""Graph assembly: read -> validate -> sketch -> band -> candidates -> verify -> cluster -> merge -> write."""
+from __future__ import annotations
+
+import apache_beam as beam
+import orjson
+from apache_beam.io.filesystems import FileSystems
+
+from dedup.lsh import band_params
+from dedup.shingles import jaccard
+from dedup.story import cosine
+from pipeline.options import DedupOptions, canonical_policy, sketch_config
+from transforms.candidates import CandidatePairs
+from transforms.cluster import GuardedClusters
+from transforms.merge import MergeStories
+from transforms.read import ReadJsonLines
+from transforms.sketch import SketchStories, StoryNodes
+from transforms.summary import RunSummary
+from transforms.validate import ValidateStories
+from transforms.verify import VerifyPairs
+from transforms.write import WriteSortedShards
+
+SUMMARY_FILE = "summary.json"
+
+
+def _write_json(value, path: str):
+    with FileSystems.create(path) as handle:
+        handle.write(orjson.dumps(value))
+
+
+def group_stories(p: beam.Pipeline, options: DedupOptions):
+    """The grouping graph without sinks: returns lines, story records and dead letters."""
+    config = sketch_config(options)
+    policy, source_type_priority = canonical_policy(options)
+    horizon_s = options.horizon_hours * 3600.0 if options.horizon_hours > 0 else None
+
+    read = p | "Read" >> ReadJsonLines(options.input)
+    validated = read.lines | "Validate" >> ValidateStories(options.max_record_bytes)
+    stories = validated["stories"]
+    sketches = stories | "SketchStories" >> SketchStories(config)
+
+    variant_nodes = sketches.variant_nodes
+    bands, rows = band_params(options.variant_lsh_threshold, options.num_perm)
+    variant_edges = (
+        variant_nodes
+        | "VariantCandidates" >> CandidatePairs("variant", bands, rows, None, options.max_bucket_size)
+        | "VerifyVariants" >> VerifyPairs("variant", variant_nodes, jaccard, options.variant_threshold)
+    )
+    variant_groups = variant_edges | "VariantGroups" >> GuardedClusters(
+        "variant", variant_nodes, jaccard, options.variant_threshold, options.cc_rounds, options.max_component_size
+    )
+
+    story = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
+    story_nodes = story["nodes"]
+    bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
+    story_edges = (
+        story_nodes
+        | "StoryCandidates" >> CandidatePairs("story", bands, rows, horizon_s, options.max_bucket_size)
+        | "VerifyStories" >> VerifyPairs("story", story_nodes, cosine, options.story_edge_threshold)
+    )
+    story_clusters = story_edges | "StoryClusters" >> GuardedClusters(
+        "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size
+    )
+
+    records = stories | "Merge" >> MergeStories(
+        variant_groups, story_clusters, variant_edges, story_edges, story["df"], config,
+        policy, source_type_priority, options.max_variants_per_story,
+    )
+    dead_letters = (read.dead_letters, validated["dead_letters"]) | "DeadLetters" >> beam.Flatten()
+    return read.lines, records, dead_letters
+
+
+def build(p: beam.Pipeline, options: DedupOptions, staging_dir: str) -> None:
+    """The batch job: group, then write shards and the summary counts into `staging_dir`."""
+    lines, records, dead_letters = group_stories(p, options)
+    (
+        records
+        | "StoryLines" >> beam.Map(lambda r: (r["story_id"], orjson.dumps(r)))
+        | "WriteStories" >> WriteSortedShards(staging_dir, "stories", options.num_shards)
+    )
+    (
+        dead_letters
+        | "DeadLetterLines" >> beam.Map(
+            lambda d: (f"{d.provenance.file}\x00{d.provenance.line:012d}", orjson.dumps(d.to_json()))
+        )
+        | "WriteDeadLetters" >> WriteSortedShards(staging_dir, "dead_letters", options.num_shards)
+    )
+    (
+        lines
+        | "Summary" >> RunSummary(records, dead_letters)
+        | "WriteSummary" >> beam.Map(_write_json, FileSystems.join(staging_dir, SUMMARY_FILE))
+    )

@@ -1,0 +1,121 @@
+"""Pipeline options: every threshold and policy, with its default, through `PipelineOptions`."""
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from dedup.features import SketchConfig
+from dedup.merge import CRITERIA, DEFAULT_POLICY
+from dedup.story import StoryWeights
+from schemas.records import SOURCE_TYPES
+from schemas.validate import DEFAULT_MAX_RECORD_BYTES
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class DedupOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        io = parser.add_argument_group("input and output")
+        io.add_argument("--input", action="append", default=None,
+                        help="Input file glob (JSONL, plain or .gz; any Beam filesystem). Repeatable.")
+        io.add_argument("--output", default=None,
+                        help="Output directory: stories-*.jsonl, dead_letters-*.jsonl, report.json.")
+        io.add_argument("--num_shards", type=int, default=1, help="Shards per output file kind. Default: 1.")
+        io.add_argument("--max_record_bytes", type=int, default=DEFAULT_MAX_RECORD_BYTES,
+                        help="Lines longer than this are dead-lettered as oversize. Default: 2 MiB.")
+        io.add_argument("--max_sketch_chars", type=int, default=SketchConfig.max_sketch_chars,
+                        help="Bodies are truncated to this many characters for sketching only "
+                             "(never in the output). Default: %(default)s.")
+
+        variants = parser.add_argument_group("variant tier (reprints of one wire copy)")
+        variants.add_argument("--shingle_size", type=int, default=SketchConfig.shingle_size,
+                              help="Words per shingle. Default: %(default)s.")
+        variants.add_argument("--num_perm", type=int, default=SketchConfig.num_perm,
+                              help="MinHash permutations (both tiers). Default: %(default)s.")
+        variants.add_argument("--minhash_seed", type=int, default=SketchConfig.seed,
+                              help="MinHash seed (datasketch-compatible). Default: %(default)s.")
+        variants.add_argument("--variant_threshold", type=float, default=0.5,
+                              help="Exact shingle Jaccard for a reprint edge, and the average-link "
+                                   "threshold of a variant group. Default: %(default)s.")
+        variants.add_argument("--variant_lsh_threshold", type=float, default=0.4,
+                              help="Jaccard the variant LSH bands are tuned for (below the verify "
+                                   "threshold, for recall). Default: %(default)s.")
+
+        stories = parser.add_argument_group("story tier (write-ups of one event)")
+        stories.add_argument("--story_lsh_threshold", type=float, default=0.05,
+                             help="Jaccard of salient-term sets the story LSH bands are tuned for. "
+                                  "Default: %(default)s.")
+        stories.add_argument("--story_edge_threshold", type=float, default=0.15,
+                             help="Story similarity for a verified story edge. Default: %(default)s.")
+        stories.add_argument("--story_threshold", type=float, default=0.25,
+                             help="Average-link threshold of a story (the chaining guard). "
+                                  "Default: %(default)s.")
+        stories.add_argument("--story_top_k", type=int, default=StoryWeights.top_k,
+                             help="Salient terms per story. Default: %(default)s.")
+        stories.add_argument("--proper_noun_boost", type=float, default=StoryWeights.proper_boost,
+                             help="Weight factor of name-like terms. Default: %(default)s.")
+        stories.add_argument("--headline_boost", type=float, default=StoryWeights.headline_boost,
+                             help="Count factor of headline terms. Default: %(default)s.")
+        stories.add_argument("--horizon_hours", type=float, default=72.0,
+                             help="Only stories published within this many hours are compared. "
+                                  "0 disables the horizon. Default: %(default)s.")
+
+        scale = parser.add_argument_group("scaling guards")
+        scale.add_argument("--max_bucket_size", type=int, default=100,
+                           help="LSH buckets larger than this are capped (members paired with a "
+                                "few anchors only) and counted. Default: %(default)s.")
+        scale.add_argument("--max_component_size", type=int, default=500,
+                           help="Connected components larger than this are clustered in time "
+                                "windows of this size, and counted. Default: %(default)s.")
+        scale.add_argument("--cc_rounds", type=int, default=5,
+                           help="Large-star/small-star rounds of connected components; leftovers "
+                                "are resolved and counted in the report. Default: %(default)s.")
+        scale.add_argument("--max_variants_per_story", type=int, default=1000,
+                           help="Stories with more variants are flagged too_many_variants. "
+                                "Default: %(default)s.")
+
+        merge = parser.add_argument_group("merge policy")
+        merge.add_argument("--canonical_policy", default=",".join(DEFAULT_POLICY),
+                           help=f"Ordered criteria for the canonical version, from {', '.join(CRITERIA)}; "
+                                "ties end on the content-derived uid. Default: %(default)s.")
+        merge.add_argument("--source_type_priority", default=",".join(SOURCE_TYPES),
+                           help="source_type order for the source_type criterion; unknown types "
+                                "rank last. Default: %(default)s.")
+
+
+def sketch_config(options: DedupOptions) -> SketchConfig:
+    return SketchConfig(
+        shingle_size=options.shingle_size,
+        num_perm=options.num_perm,
+        seed=options.minhash_seed,
+        max_sketch_chars=options.max_sketch_chars,
+        story_weights=StoryWeights(
+            top_k=options.story_top_k,
+            proper_boost=options.proper_noun_boost,
+            headline_boost=options.headline_boost,
+        ),
+    )
+
+
+def canonical_policy(options: DedupOptions) -> tuple[list[str], list[str]]:
+    return _csv(options.canonical_policy), _csv(options.source_type_priority)
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """A parser of our options alone, for --help and for recording them in the report."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Group wire stories into variants and stories; write merged story records.",
+        epilog="Beam options are accepted as well, e.g. --runner (default DirectRunner), "
+        "--direct_num_workers, --direct_running_mode, --setup_file.",
+    )
+    DedupOptions._add_argparse_args(parser)
+    return parser
+
+
+def option_names() -> list[str]:
+    return [action.dest for action in argument_parser()._actions if action.dest != "help"]

@@ -1,0 +1,1 @@
+"""Record types, validation and the documented input/output schemas."""

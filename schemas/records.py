@@ -1,0 +1,81 @@
+"""Record types flowing through the pipeline.
+
+`WireStory` is a validated input record. `DeadLetter` is an input line that could not become
+one, with a machine-readable reason. Both are plain frozen dataclasses so that they pickle
+cheaply between Beam workers.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+SOURCE_TYPES = ("wire", "newspaper", "broadcast", "online", "aggregator")
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    file: str
+    line: int  # 1-based line number within the file
+
+
+@dataclasses.dataclass(frozen=True)
+class WireStory:
+    uid: str  # content-derived key of (source, id); see schemas.validate.story_uid
+    id: str
+    source: str
+    headline: str
+    body: str
+    published_at: str  # normalised to UTC, ISO 8601 with "Z"
+    published_ts: float  # seconds since the epoch, for time horizons and event time
+    url: str | None
+    byline: str | None
+    dateline: str | None
+    language: str
+    source_type: str | None
+    extra: dict[str, Any]
+    provenance: Provenance
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    detail: str
+    provenance: Provenance
+    line: str  # the original line, decoded with replacement characters where it was not UTF-8
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "file": self.provenance.file,
+            "line_number": self.provenance.line,
+            "line": self.line,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TierNode:
+    """What one tier knows of an item (a story for variants, a variant group for stories).
+
+    Only compact values travel through the grouping shuffles: the signature for banding and
+    the payload the tier's similarity function compares (shingle hashes or a term vector).
+    """
+
+    ts: float  # event time in seconds, for the time horizon
+    signature: Any  # numpy uint32 MinHash signature
+    payload: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Edge:
+    """A verified similarity between two items of one tier, kept as cluster evidence."""
+
+    tier: str  # "variant" or "story"
+    a: str
+    b: str
+    bands: int  # LSH bands the pair shared
+    estimated: float  # MinHash estimate of the Jaccard similarity of the tier's sets
+    similarity: float  # the tier's exact similarity (shingle Jaccard, or story cosine)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

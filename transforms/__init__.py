@@ -1,0 +1,1 @@
+"""Beam PTransforms and DoFns: thin wrappers around the pure functions in `dedup`."""

@@ -1,0 +1,84 @@
+"""Clusters of one tier: connected components of verified edges, then average-link inside each.
+
+Components alone would chain (A~B, B~C puts A with C however unlike they are). Inside each
+component every pair is compared with the tier's similarity and average-link clustering keeps a
+group together only while its members are alike on average: the chaining guard. Components are
+bounded by LSH and verification; one larger than `max_component_size` is cut into consecutive
+time windows of that size first, and counted.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from dedup.cluster import average_link_matrix, time_windows
+from transforms.components import ConnectedComponents
+from transforms.metrics import NAMESPACE, StageTimer
+
+
+class _LinkComponent(beam.DoFn):
+    def __init__(self, tier: str, similarity: Callable, threshold: float, max_component_size: int):
+        self.similarity, self.threshold, self.max_size = similarity, threshold, max_component_size
+        self.split = Metrics.counter(NAMESPACE, f"{tier}_components_split")
+        self.sizes = Metrics.distribution(NAMESPACE, f"{tier}_component_size")
+        self.timer = StageTimer(f"{tier}_cluster")
+
+    def process(self, element):
+        _, members = element
+        members = sorted(members, key=lambda m: m[0])
+        self.sizes.update(len(members))
+        with self.timer():
+            if len(members) > self.max_size:
+                self.split.inc()
+            for window in time_windows([node.ts for _, node in members], self.max_size):
+                window.sort()
+                yield from self._link([members[i] for i in window])
+
+    def _link(self, members):
+        n = len(members)
+        sim = np.zeros((n, n))
+        for i in range(n):
+            for j in range(i + 1, n):
+                sim[i, j] = sim[j, i] = self.similarity(members[i][1].payload, members[j][1].payload)
+        for cluster in average_link_matrix(sim, self.threshold):
+            label = members[cluster[0]][0]
+            for index in cluster:
+                yield members[index][0], label
+
+
+def _component_or_self(element):
+    key, grouped = element
+    labels = list(grouped["component"])
+    for node in grouped["node"]:
+        yield (labels[0] if labels else key), (key, node)
+
+
+class GuardedClusters(beam.PTransform):
+    """Edges of one tier -> (key, cluster label) for every node in `nodes`.
+
+    The label is the smallest key in the cluster; nodes without edges are their own cluster.
+    """
+
+    def __init__(self, tier: str, nodes, similarity: Callable, threshold: float, cc_rounds: int, max_component_size: int):
+        super().__init__()
+        self.tier, self.nodes, self.similarity, self.threshold = tier, nodes, similarity, threshold
+        self.cc_rounds, self.max_component_size = cc_rounds, max_component_size
+
+    def expand(self, edges):
+        components = (
+            edges
+            | "EdgeEnds" >> beam.Map(lambda e: (e.a, e.b))
+            | "Components" >> ConnectedComponents(self.cc_rounds, self.tier)
+        )
+        return (
+            {"node": self.nodes, "component": components}
+            | "JoinComponent" >> beam.CoGroupByKey()
+            | "ByComponent" >> beam.FlatMap(_component_or_self)
+            | "GroupComponent" >> beam.GroupByKey()
+            | "AverageLink" >> beam.ParDo(
+                _LinkComponent(self.tier, self.similarity, self.threshold, self.max_component_size)
+            )
+        )

@@ -1,0 +1,92 @@
+"""Bring each story's variants and evidence together and merge them into one record."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from dedup.features import SketchConfig, terms_of, variant_shingles
+from dedup.merge import Member, story_record
+from dedup.shingles import jaccard
+from dedup.story import cosine, story_vector
+from transforms.joins import AttachValue
+from transforms.metrics import StageTimer
+
+
+class _MergeStory(beam.DoFn):
+    def __init__(self, config: SketchConfig, policy, source_type_priority, max_variants: int):
+        self.config, self.policy = config, policy
+        self.source_type_priority, self.max_variants = source_type_priority, max_variants
+        self.timer = StageTimer("merge")
+
+    def process(self, element, df):
+        _, grouped = element
+        members = list(grouped["member"])
+        uids = {m.story.uid for m in members}
+        groups = {f"vg-{m.variant_group}" for m in members}
+        evidence = [
+            e.to_json()
+            for e in grouped["edge"]
+            if (e.a in uids and e.b in uids) or (e.a in groups and e.b in groups)
+        ]
+        table, n_docs = df
+
+        def similarity(variant, canonical, same_group):
+            if same_group:
+                return jaccard(variant_shingles(variant, self.config), variant_shingles(canonical, self.config))
+            weights = self.config.story_weights
+            return cosine(
+                story_vector(terms_of(variant, self.config), table, n_docs, weights),
+                story_vector(terms_of(canonical, self.config), table, n_docs, weights),
+            )
+
+        with self.timer():
+            yield story_record(
+                members, evidence, similarity, self.policy, self.source_type_priority, self.max_variants
+            )
+
+
+def _prefix_story_edge(edge):
+    return edge.__class__(edge.tier, f"vg-{edge.a}", f"vg-{edge.b}", edge.bands, edge.estimated, edge.similarity)
+
+
+class MergeStories(beam.PTransform):
+    """Stories, their variant groups and story clusters, and both tiers' edges -> story records."""
+
+    def __init__(self, variant_groups, story_clusters, variant_edges, story_edges, df, config: SketchConfig,
+                 policy, source_type_priority, max_variants: int):
+        super().__init__()
+        self.variant_groups, self.story_clusters = variant_groups, story_clusters
+        self.variant_edges, self.story_edges, self.df = variant_edges, story_edges, df
+        self.config, self.policy = config, policy
+        self.source_type_priority, self.max_variants = source_type_priority, max_variants
+
+    def expand(self, stories):
+        members = (
+            stories
+            | "KeyByUid" >> beam.Map(lambda s: (s.uid, s))
+            | "AttachVariantGroup" >> AttachValue(self.variant_groups)
+            | "ByVariantGroup" >> beam.Map(lambda v: (v[1], Member(v[2], v[1])))
+            | "AttachStory" >> AttachValue(self.story_clusters)
+            | "ByStory" >> beam.Map(lambda v: (v[1], v[2]))
+        )
+        story_of_uid = members | "UidStory" >> beam.Map(lambda kv: (kv[1].story.uid, kv[0]))
+        variant_evidence = (
+            self.variant_edges
+            | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e))
+            | "VariantEdgeStory" >> AttachValue(story_of_uid)
+            | "VariantEdgeByStory" >> beam.Map(lambda v: (v[1], v[2]))
+        )
+        story_evidence = (
+            self.story_edges
+            | "StoryEdgeByA" >> beam.Map(lambda e: (e.a, _prefix_story_edge(e)))
+            | "StoryEdgeStory" >> AttachValue(self.story_clusters)
+            | "StoryEdgeByStory" >> beam.Map(lambda v: (v[1], v[2]))
+        )
+        edges = (variant_evidence, story_evidence) | "AllEvidence" >> beam.Flatten()
+        return (
+            {"member": members, "edge": edges}
+            | "GroupStory" >> beam.CoGroupByKey()
+            | "Merge" >> beam.ParDo(
+                _MergeStory(self.config, self.policy, self.source_type_priority, self.max_variants),
+                df=beam.pvalue.AsSingleton(self.df),
+            )
+        )

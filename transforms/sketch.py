@@ -1,0 +1,115 @@
+"""Sketch stories for both tiers.
+
+`SketchStories` reads each body once and emits the variant tier's nodes (word-shingle hashes and
+their MinHash signature, computed for a batch of stories at once) and every story's term
+statistics. `StoryNodes` picks one representative per variant group, builds the corpus's hashed
+document-frequency table from them, and turns each into a TF-IDF vector and its MinHash.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+
+from dedup.features import SketchConfig, terms_of, variant_shingles
+from dedup.minhash import signatures
+from dedup.story import DF_BUCKETS, df_buckets, story_vector
+from schemas.records import TierNode
+from transforms.joins import AttachValue
+from transforms.metrics import StageTimer
+
+TERMS = "terms"
+
+
+class _Sketch(beam.DoFn):
+    def __init__(self, config: SketchConfig):
+        self.config = config
+        self.timer = StageTimer("sketch")
+
+    def process(self, batch):
+        with self.timer():
+            shingles = [variant_shingles(story, self.config) for story in batch]
+            sigs = signatures(shingles, self.config.num_perm, self.config.seed)
+            terms = [terms_of(story, self.config) for story in batch]
+        for story, shingle_set, sig, story_terms in zip(batch, shingles, sigs, terms):
+            yield story.uid, TierNode(story.published_ts, sig, shingle_set)
+            yield beam.pvalue.TaggedOutput(TERMS, (story.uid, (story.published_ts, len(story.body), story_terms)))
+
+
+class SketchStories(beam.PTransform):
+    """WireStory -> (uid, TierNode) for the variant tier, and (uid, (ts, body length, StoryTerms))."""
+
+    def __init__(self, config: SketchConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, stories):
+        return (
+            stories
+            | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
+            | "Sketch" >> beam.ParDo(_Sketch(self.config)).with_outputs(TERMS, main="variant_nodes")
+        )
+
+
+def _representative(element):
+    """A variant group's earliest time and the terms of its longest member (ties: smallest uid)."""
+    group, members = element
+    members = list(members)
+    _, _, _, terms = min(members, key=lambda m: (-m[2], m[0]))
+    return group, (min(m[1] for m in members), terms)
+
+
+class _DocumentFrequencies(beam.CombineFn):
+    """Hashed DF table over story-term sets, plus the number of sets."""
+
+    def create_accumulator(self):
+        return np.zeros(DF_BUCKETS, dtype=np.int32), 0
+
+    def add_input(self, accumulator, terms):
+        table, n = accumulator
+        np.add.at(table, df_buckets(terms.hashes), 1)
+        return table, n + 1
+
+    def merge_accumulators(self, accumulators):
+        tables, counts = zip(*accumulators)
+        return np.sum(tables, axis=0, dtype=np.int32), sum(counts)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _story_node(element, df, config: SketchConfig):
+    group, (ts, terms) = element
+    table, n_docs = df
+    vector = story_vector(terms, table, n_docs, config.story_weights)
+    signature = signatures([vector.hashes], config.num_perm, config.seed)[0]
+    return group, TierNode(ts, signature, vector)
+
+
+class StoryNodes(beam.PTransform):
+    """(uid, terms) and (uid, variant group) -> (variant group, TierNode) for the story tier.
+
+    Document frequencies count each variant group once, so a story reprinted fifty times does not
+    make its own names look common. Also returns the DF table for the merge step.
+    """
+
+    def __init__(self, variant_groups, config: SketchConfig):
+        super().__init__()
+        self.variant_groups, self.config = variant_groups, config
+
+    def expand(self, terms):
+        representatives = (
+            terms
+            | "AttachGroup" >> AttachValue(self.variant_groups)
+            | "ByGroup" >> beam.Map(lambda v: (v[1], (v[0],) + v[2]))
+            | "GroupMembers" >> beam.GroupByKey()
+            | "Representative" >> beam.Map(_representative)
+        )
+        df = (
+            representatives
+            | "RepresentativeTerms" >> beam.Map(lambda kv: kv[1][1])
+            | "DocumentFrequencies" >> beam.CombineGlobally(_DocumentFrequencies())
+        )
+        nodes = representatives | "StoryNode" >> beam.Map(
+            _story_node, df=beam.pvalue.AsSingleton(df), config=self.config
+        )
+        return {"nodes": nodes, "df": df}

@@ -1,0 +1,53 @@
+"""Counts of what the run wrote, derived from the output data itself (not from metrics).
+
+These are the run report's accounting figures: records read per file, variants written per file,
+dead letters per reason and file, stories, variant groups and the story size histogram.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+
+SIZE_BINS = (1, 2, 3, 5, 10, 20, 50, 100)
+
+
+def size_bin(n: int) -> str:
+    low = 1
+    for high in SIZE_BINS:
+        if n <= high:
+            return str(high) if low == high else f"{low}-{high}"
+        low = high + 1
+    return f"{SIZE_BINS[-1] + 1}+"
+
+
+def _story_counts(record):
+    yield ("stories",), 1
+    yield ("variant_groups",), record["n_variant_groups"]
+    yield ("story_size", size_bin(record["n_variants"])), 1
+    for variant in record["variants"]:
+        yield ("variants", variant["provenance"]["file"]), 1
+        yield ("relation", variant["relation"]), 1
+
+
+def _dead_letter_counts(dead):
+    yield ("dead_letters", dead.reason, dead.provenance.file), 1
+
+
+class RunSummary(beam.PTransform):
+    """Lines read, story records and dead letters -> one list of ((category, ...), count)."""
+
+    def __init__(self, records, dead_letters):
+        super().__init__()
+        self.records, self.dead_letters = records, dead_letters
+
+    def expand(self, lines):
+        counts = (
+            lines | "ReadCounts" >> beam.Map(lambda line: (("read", line[0].file), 1)),
+            self.records | "StoryCounts" >> beam.FlatMap(_story_counts),
+            self.dead_letters | "DeadLetterCounts" >> beam.FlatMap(_dead_letter_counts),
+        )
+        return (
+            counts
+            | "AllCounts" >> beam.Flatten()
+            | "Sum" >> beam.CombinePerKey(sum)
+            | "OneList" >> beam.combiners.ToList()
+        )

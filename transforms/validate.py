@@ -1,0 +1,66 @@
+"""Validate raw lines into stories; everything that fails becomes a dead letter with a reason."""
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.records import DeadLetter
+from schemas.validate import parse_line
+from transforms.metrics import NAMESPACE
+
+DEAD = "dead_letters"
+
+
+class _Parse(beam.DoFn):
+    def __init__(self, max_record_bytes: int):
+        self.max_record_bytes = max_record_bytes
+        self.valid = Metrics.counter(NAMESPACE, "records_valid")
+
+    def process(self, element):
+        provenance, raw = element
+        result = parse_line(raw, provenance, self.max_record_bytes)
+        if isinstance(result, DeadLetter):
+            Metrics.counter(NAMESPACE, f"dead_letter_{result.reason}").inc()
+            yield beam.pvalue.TaggedOutput(DEAD, result)
+        else:
+            self.valid.inc()
+            yield (result.source, result.id), (raw, result)
+
+
+def _keep_first(element):
+    """Of the records sharing one (source, id), keep the first by (file, line); reject the rest."""
+    _, copies = element
+    (_, first), *others = sorted(copies, key=lambda c: (c[1].provenance.file, c[1].provenance.line))
+    yield first
+    where = f"{first.provenance.file}:{first.provenance.line}"
+    for raw, other in others:
+        Metrics.counter(NAMESPACE, "dead_letter_duplicate_id").inc()
+        yield beam.pvalue.TaggedOutput(
+            DEAD, DeadLetter("duplicate_id", f"(source, id) already kept from {where}", other.provenance, raw.decode("utf-8"))
+        )
+
+
+class ValidateStories(beam.PTransform):
+    """(Provenance, bytes) -> `WireStory` (main output) and `DeadLetter` (tag `dead_letters`).
+
+    Duplicate (source, id) pairs are resolved explicitly: the first occurrence by input file
+    path and line number is kept, every other one is dead-lettered as `duplicate_id`.
+    """
+
+    def __init__(self, max_record_bytes: int):
+        super().__init__()
+        self.max_record_bytes = max_record_bytes
+
+    def expand(self, lines):
+        parsed = lines | "Parse" >> beam.ParDo(_Parse(self.max_record_bytes)).with_output_types(
+            Tuple[Tuple[str, str], Any]
+        ).with_outputs(DEAD, main="stories")
+        unique = (
+            parsed.stories
+            | "GroupBySourceId" >> beam.GroupByKey()
+            | "KeepFirst" >> beam.FlatMap(_keep_first).with_outputs(DEAD, main="stories")
+        )
+        dead = (parsed.dead_letters, unique.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+        return {"stories": unique.stories, DEAD: dead}
