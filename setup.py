@@ -11,7 +11,7 @@ setup(
     package_data={"schemas": ["*.json"]},
     install_requires=[
         "apache-beam>=2.60.0",
-        "datasketch>=1.6.5",
+        "datasketch>=2.0.0",
         "orjson>=3.9.0",
         "numpy>=1.24",
         "xxhash>=3.4.0",

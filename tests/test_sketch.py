@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from dedup.lsh import band_hashes, band_params, candidate_probability
+from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
+from dedup.shingles import jaccard, shingle_hashes
+
+
+def random_sets(rng, sizes):
+    return [np.unique(rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)) for n in sizes]
+
+
+@pytest.mark.parametrize("num_perm, seed", [(128, 1), (64, 7), (256, 42)])
+def test_vectorised_signatures_equal_datasketch(num_perm, seed):
+    rng = np.random.default_rng(seed)
+    sets = random_sets(rng, [0, 1, 3, 50, 700, 5000, 40000])  # 40000 spans several chunks
+    got = signatures(sets, num_perm, seed)
+    for values, row in zip(sets, got):
+        expected = MinHash(num_perm=num_perm, seed=seed, hashfunc=int)
+        expected.update_batch(values.tolist())
+        np.testing.assert_array_equal(row, expected.hashvalues)
+
+
+def test_lean_minhash_round_trip_and_jaccard_estimate():
+    rng = np.random.default_rng(3)
+    base = random_sets(rng, [2000])[0]
+    a, b = base[:1500], base[500:]
+    sig_a, sig_b = signatures([a, b], 256)
+    lean = to_lean_minhash(sig_a)
+    assert isinstance(lean, LeanMinHash)
+    np.testing.assert_array_equal(lean.hashvalues, sig_a)
+    assert abs(estimate_jaccard(sig_a, sig_b) - jaccard(a, b)) < 0.08
+    assert estimate_jaccard(sig_a, sig_b) == pytest.approx(lean.jaccard(to_lean_minhash(sig_b)))
+
+
+def test_shingles_and_exact_jaccard():
+    words = "the quick brown fox jumps over the lazy dog".split()
+    a = shingle_hashes(words, 3)
+    assert len(a) == 7 and np.all(np.diff(a.astype(np.int64)) > 0)
+    b = shingle_hashes(words[:6], 3)
+    assert jaccard(a, b) == pytest.approx(4 / 7)
+    assert jaccard(a, a) == 1.0
+    assert len(shingle_hashes(words[:2], 5)) == 1  # shorter than k: one shingle
+    assert len(shingle_hashes([], 5)) == 0
+
+
+def test_band_params_follow_datasketch_and_keys_match_for_equal_bands():
+    assert band_params(0.5, 128) == (MinHashLSH(0.5, 128).b, MinHashLSH(0.5, 128).r)
+    bands, rows = band_params(0.5, 128)
+    rng = np.random.default_rng(1)
+    sig = signatures(random_sets(rng, [300]), 128)[0]
+    other = sig.copy()
+    other[:rows] += 1  # change the first band only
+    keys, other_keys = band_hashes(sig, bands, rows), band_hashes(other, bands, rows)
+    assert len(keys) == bands and keys[0] != other_keys[0] and keys[1:] == other_keys[1:]
+    assert band_hashes(np.full(128, 0xFFFFFFFF, dtype=np.uint32), bands, rows) == []
+    assert candidate_probability(0.9, bands, rows) > 0.99 > candidate_probability(0.1, bands, rows) * 50
