@@ -29,7 +29,7 @@ _SENTENCE_END = frozenset('.!?\n"\':;')
 class StoryWeights:
     """Tuning knobs of the story representation (pipeline options pass them through)."""
 
-    top_k: int = 40
+    top_k: int = 80
     proper_boost: float = 2.0
     headline_boost: float = 2.0
 

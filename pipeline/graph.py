@@ -10,7 +10,7 @@ from dedup.shingles import jaccard
 from dedup.story import cosine
 from pipeline.options import DedupOptions, canonical_policy, sketch_config
 from transforms.candidates import CandidatePairs
-from transforms.cluster import GuardedClusters
+from transforms.cluster import GuardedClusters, NeighbourProfiles
 from transforms.merge import MergeStories
 from transforms.read import ReadJsonLines
 from transforms.sketch import SketchStories, StoryNodes
@@ -44,7 +44,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
         variant_nodes
         | "VariantCandidates" >> CandidatePairs("variant", bands, rows, None, options.max_bucket_size)
         | "VerifyVariants" >> VerifyPairs("variant", variant_nodes, jaccard, options.variant_threshold)
-    )
+    ).edges
     variant_groups = variant_edges | "VariantGroups" >> GuardedClusters(
         "variant", variant_nodes, jaccard, options.variant_threshold, options.cc_rounds, options.max_component_size
     )
@@ -52,13 +52,20 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     story = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
     story_nodes = story["nodes"]
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
-    story_edges = (
+    scored = (
         story_nodes
         | "StoryCandidates" >> CandidatePairs("story", bands, rows, horizon_s, options.max_bucket_size)
         | "VerifyStories" >> VerifyPairs("story", story_nodes, cosine, options.story_edge_threshold)
     )
+    story_edges = scored.edges
+    profiles = None
+    if options.story_neighbours > 0:
+        profiles = (scored.edges, scored.rejected) | "AllScored" >> beam.Flatten() | "Profiles" >> NeighbourProfiles(
+            options.story_neighbours
+        )
     story_clusters = story_edges | "StoryClusters" >> GuardedClusters(
-        "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size
+        "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size,
+        profiles,
     )
 
     records = stories | "Merge" >> MergeStories(

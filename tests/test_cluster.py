@@ -2,7 +2,18 @@ import random
 
 import numpy as np
 
-from dedup.cluster import average_link_matrix, large_star, small_star, time_windows, union_find
+import pytest
+
+from dedup.cluster import (
+    average_link_matrix,
+    blended_similarity,
+    large_star,
+    neighbour_profile,
+    profile_similarity,
+    small_star,
+    time_windows,
+    union_find,
+)
 
 
 def star_components(edges, rounds):
@@ -63,3 +74,19 @@ def test_average_link_threshold_and_singletons():
 def test_time_windows_are_chronological_and_bounded():
     windows = time_windows([5.0, 1.0, 3.0, 2.0, 4.0], 2)
     assert windows == [[1, 3], [2, 4], [0]]
+
+
+def test_neighbour_profile_keeps_itself_and_the_k_minus_1_nearest():
+    scored = [("b", 0.5), ("c", 0.2), ("d", 0.4), ("b", 0.3), ("a", 0.9)]
+    assert neighbour_profile("a", scored, 3) == {"a": 1.0, "b": 0.5, "d": 0.4}
+    assert neighbour_profile("z", [], 10) == {"z": 1.0}
+
+
+def test_profile_similarity_rewards_shared_neighbours():
+    p = {"a": 1.0, "n1": 0.6, "n2": 0.5}
+    q = {"b": 1.0, "n1": 0.6, "n2": 0.5}
+    stranger = {"c": 1.0, "m1": 0.6, "m2": 0.5}
+    assert profile_similarity(p, q) == pytest.approx((0.36 + 0.25) / (1 + 0.36 + 0.25))
+    assert profile_similarity(p, stranger) == 0.0
+    assert profile_similarity(p, p) == pytest.approx(1.0)
+    assert blended_similarity(0.3, p, q) == pytest.approx(0.1 + 2 / 3 * profile_similarity(p, q))

@@ -14,7 +14,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from dedup.cluster import average_link_matrix, time_windows
+from dedup.cluster import average_link_matrix, blended_similarity, neighbour_profile, time_windows
 from transforms.components import ConnectedComponents
 from transforms.metrics import NAMESPACE, StageTimer
 
@@ -33,16 +33,20 @@ class _LinkComponent(beam.DoFn):
         with self.timer():
             if len(members) > self.max_size:
                 self.split.inc()
-            for window in time_windows([node.ts for _, node in members], self.max_size):
+            for window in time_windows([m[1].ts for m in members], self.max_size):
                 window.sort()
                 yield from self._link([members[i] for i in window])
 
     def _link(self, members):
+        """members: (key, node, neighbour profile or None), sorted by key."""
         n = len(members)
         sim = np.zeros((n, n))
         for i in range(n):
             for j in range(i + 1, n):
-                sim[i, j] = sim[j, i] = self.similarity(members[i][1].payload, members[j][1].payload)
+                value = self.similarity(members[i][1].payload, members[j][1].payload)
+                if members[i][2] is not None:
+                    value = blended_similarity(value, members[i][2], members[j][2])
+                sim[i, j] = sim[j, i] = value
         for cluster in average_link_matrix(sim, self.threshold):
             label = members[cluster[0]][0]
             for index in cluster:
@@ -52,20 +56,45 @@ class _LinkComponent(beam.DoFn):
 def _component_or_self(element):
     key, grouped = element
     labels = list(grouped["component"])
+    if "profile" in grouped:
+        profiles = list(grouped["profile"])
+        profile = profiles[0] if profiles else {key: 1.0}  # never a candidate: only itself
+    else:
+        profile = None  # the tier clusters on its direct similarity
     for node in grouped["node"]:
-        yield (labels[0] if labels else key), (key, node)
+        yield (labels[0] if labels else key), (key, node, profile)
+
+
+class NeighbourProfiles(beam.PTransform):
+    """Scored candidate edges (verified and rejected) -> (key, k-nearest-neighbour profile)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def expand(self, scored_edges):
+        k = self.k
+        return (
+            scored_edges
+            | "BothEnds" >> beam.FlatMap(lambda e: [(e.a, (e.b, e.similarity)), (e.b, (e.a, e.similarity))])
+            | "GroupNode" >> beam.GroupByKey()
+            | "TopK" >> beam.Map(lambda kv: (kv[0], neighbour_profile(kv[0], kv[1], k)))
+        )
 
 
 class GuardedClusters(beam.PTransform):
     """Edges of one tier -> (key, cluster label) for every node in `nodes`.
 
-    The label is the smallest key in the cluster; nodes without edges are their own cluster.
+    The label is the smallest key in the cluster; nodes without edges are their own cluster. Given
+    `profiles` (key -> neighbour profile, from `NeighbourProfiles`), average-link runs on a blend of
+    the tier's direct similarity and the second-order profile similarity (`blended_similarity`).
     """
 
-    def __init__(self, tier: str, nodes, similarity: Callable, threshold: float, cc_rounds: int, max_component_size: int):
+    def __init__(self, tier: str, nodes, similarity: Callable, threshold: float, cc_rounds: int,
+                 max_component_size: int, profiles=None):
         super().__init__()
         self.tier, self.nodes, self.similarity, self.threshold = tier, nodes, similarity, threshold
-        self.cc_rounds, self.max_component_size = cc_rounds, max_component_size
+        self.cc_rounds, self.max_component_size, self.profiles = cc_rounds, max_component_size, profiles
 
     def expand(self, edges):
         components = (
@@ -73,8 +102,11 @@ class GuardedClusters(beam.PTransform):
             | "EdgeEnds" >> beam.Map(lambda e: (e.a, e.b))
             | "Components" >> ConnectedComponents(self.cc_rounds, self.tier)
         )
+        joined = {"node": self.nodes, "component": components}
+        if self.profiles is not None:
+            joined["profile"] = self.profiles
         return (
-            {"node": self.nodes, "component": components}
+            joined
             | "JoinComponent" >> beam.CoGroupByKey()
             | "ByComponent" >> beam.FlatMap(_component_or_self)
             | "GroupComponent" >> beam.GroupByKey()
