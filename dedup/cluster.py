@@ -8,7 +8,7 @@ of one node and its neighbours, until every component is a star around its minim
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -54,27 +54,15 @@ def union_find(pairs: Iterable[tuple[Hashable, Hashable]]) -> dict[Hashable, Has
     return {node: find(node) for node in parent}
 
 
-def average_link(
-    n: int, similarity: Callable[[int, int], float], threshold: float
-) -> list[list[int]]:
-    """Average-link agglomerative clustering of items 0..n-1, stopping below `threshold`.
+def average_link_matrix(sim: np.ndarray, threshold: float) -> list[list[int]]:
+    """Average-link agglomerative clustering over a symmetric similarity matrix, stopping below
+    `threshold` (the diagonal is ignored).
 
     Two clusters merge only while the mean similarity over *all* their cross pairs stays at or
     above the threshold, so a chain A~B~C~D cannot pull A and D together unless A and D are
     themselves alike. Deterministic: ties go to the lowest indices. Returns clusters as sorted
     index lists, ordered by their smallest index.
     """
-    if n <= 1:
-        return [[i] for i in range(n)]
-    sim = np.full((n, n), -np.inf)
-    for i in range(n):
-        for j in range(i + 1, n):
-            sim[i, j] = sim[j, i] = similarity(i, j)
-    return average_link_matrix(sim, threshold)
-
-
-def average_link_matrix(sim: np.ndarray, threshold: float) -> list[list[int]]:
-    """`average_link` over a precomputed symmetric similarity matrix (diagonal ignored)."""
     n = sim.shape[0]
     sim = sim.astype(np.float64, copy=True)
     np.fill_diagonal(sim, -np.inf)

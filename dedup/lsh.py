@@ -24,7 +24,3 @@ def band_hashes(signature: np.ndarray, bands: int, rows: int) -> list[int]:
         return []
     view = np.ascontiguousarray(signature[: bands * rows], dtype=np.uint32).reshape(bands, rows)
     return [xxhash.xxh3_64_intdigest(row.tobytes()) for row in view]
-
-
-def candidate_probability(similarity: float, bands: int, rows: int) -> float:
-    return 1.0 - (1.0 - similarity**rows) ** bands

@@ -90,14 +90,6 @@ def df_buckets(hashes: np.ndarray) -> np.ndarray:
     return (hashes & np.uint32(DF_BUCKETS - 1)).astype(np.int64)
 
 
-def document_frequencies(term_sets: list[np.ndarray]) -> np.ndarray:
-    """A hashed document-frequency table over the given term-hash sets."""
-    table = np.zeros(DF_BUCKETS, dtype=np.int32)
-    for hashes in term_sets:
-        np.add.at(table, df_buckets(hashes), 1)
-    return table
-
-
 def story_vector(
     terms: StoryTerms, df_table: np.ndarray, n_docs: int, weights: StoryWeights = StoryWeights()
 ) -> StoryVector:

@@ -84,8 +84,3 @@ def clean_body(body: str) -> str:
 def words(text: str) -> list[str]:
     """Casefolded word tokens of already cleaned text."""
     return _WORD.findall(unify(text).casefold())
-
-
-def cased_words(text: str) -> list[str]:
-    """Word tokens with their case kept, for proper-noun detection."""
-    return _WORD.findall(unify(text))

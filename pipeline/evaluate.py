@@ -22,6 +22,7 @@ import orjson
 
 from dedup.baselines import near_dup_minhash, tfidf_average_link, tfidf_similarities
 from dedup.metrics import all_metrics
+from pipeline.options import argument_parser
 from pipeline.run import run
 from schemas.validate import parse_timestamp
 
@@ -29,7 +30,8 @@ METRIC_KEYS = ("bcubed_precision", "bcubed_recall", "bcubed_f1", "pairwise_preci
                "pairwise_f1", "ari", "n_pred", "n_gold")
 TFIDF_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 SWEEP = {
-    "story_threshold": ("0.15", "0.2", "0.25", "0.3"),
+    "story_threshold": ("0.2", "0.25", "0.27", "0.3", "0.33", "0.35"),
+    "story_neighbours": ("0", "5", "10", "15"),
     "story_top_k": ("40", "80", "150"),
     "variant_threshold": ("0.3", "0.5", "0.7"),
     "shingle_size": ("3", "4", "5"),
@@ -171,6 +173,10 @@ def markdown(results: list[dict], command: str, sweeps: dict) -> str:
             lines += [f"- {s['gold']} split {s['predicted_sizes']}; stray: " + "; ".join(f"`{e['id']}` {e['headline']!r}" for e in s["stray"])
                       for s in errors["worst_splits"]] or ["- none"]
         lines.append("")
+    if sweeps:
+        defaults = {a.dest: a.default for a in argument_parser()._actions if a.dest in SWEEP}
+        lines += ["## Chosen defaults", "", "The pipeline's defaults for the swept options (each sweep row "
+                  "changes one of them): " + ", ".join(f"`--{k} {v}`" for k, v in defaults.items()) + ".", ""]
     for path, rows in sweeps.items():
         lines += [f"## Sweep on {path}", "", "| option | value | story B3 F1 | story pairwise F1 | story ARI | variant pairwise F1 |",
                   "|---|---|---|---|---|---|"]

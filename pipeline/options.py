@@ -52,12 +52,11 @@ class DedupOptions(PipelineOptions):
         stories.add_argument("--story_edge_threshold", type=float, default=0.15,
                              help="Story similarity for a verified story edge. Default: %(default)s.")
         stories.add_argument("--story_threshold", type=float, default=0.3,
-                             help="Average-link threshold of a story (the chaining guard), on the "
-                                  "neighbour-profile similarity. Default: %(default)s.")
+                             help="Average-link threshold of a story (the chaining guard), on 1/3 "
+                                  "story cosine + 2/3 neighbour-profile cosine. Default: %(default)s.")
         stories.add_argument("--story_neighbours", type=int, default=10,
                              help="Nearest neighbours (among all scored LSH candidates) in each story's "
-                                  "profile; stories are clustered on the cosine of these profiles "
-                                  "(0: on the plain story cosine). "
+                                  "profile (0: cluster on the plain story cosine). "
                                   "Default: %(default)s.")
         stories.add_argument("--story_top_k", type=int, default=StoryWeights.top_k,
                              help="Salient terms per story. Default: %(default)s.")

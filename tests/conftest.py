@@ -5,7 +5,6 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "wire_sample.jsonl"
 REJECTS = REPO / "data" / "sample" / "wire_sample_rejects.jsonl"
-SEEDS = REPO.parent / "shared" / "seeds"
 
 
 @pytest.fixture
