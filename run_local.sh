@@ -10,8 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import pipeline, apache_beam, datasketch" >/dev/null 2>&1 \
    || [ setup.py -nt .venv/.installed ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  echo "installing into .venv (log: .venv/install.log) ..."
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[test]"; } \
+       > .venv/install.log 2>&1; then
+    tail -n 30 .venv/install.log >&2
+    exit 1
+  fi
   touch .venv/.installed
 fi
 OUT=${OUT:-output/sample}
