@@ -59,8 +59,10 @@ def _terms_with_case(text: str) -> list[tuple[str, bool]]:
         term = token.casefold()
         if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
             continue
-        before = text[: match.start()].rstrip(" \t")
-        sentence_start = not before or before[-1] in _SENTENCE_END
+        before = match.start() - 1
+        while before >= 0 and text[before] in " \t":  # not text[:start].rstrip(): that is quadratic
+            before -= 1
+        sentence_start = before < 0 or text[before] in _SENTENCE_END
         out.append((term, token[0].isupper() and not sentence_start))
     return out
 

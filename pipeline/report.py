@@ -34,9 +34,11 @@ def metric_values(result) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
 
 
 def build_report(summary: list, counters: dict, distributions: dict, wall_seconds: float, options: dict) -> dict[str, Any]:
+    """The run report; `options` are the grouping options (their limits are echoed under "limits")."""
     by_file: dict[str, dict[str, int]] = {}
     dead_by_reason: dict[str, int] = {}
     relations: dict[str, int] = {}
+    flags: dict[str, int] = {}
     histogram = {size_bin(n): 0 for n in SIZE_BINS}
     histogram[size_bin(SIZE_BINS[-1] + 1)] = 0
     totals = {"stories": 0, "variant_groups": 0}
@@ -54,6 +56,8 @@ def build_report(summary: list, counters: dict, distributions: dict, wall_second
             histogram[key[1]] += count
         elif kind == "relation":
             relations[key[1]] = count
+        elif kind == "flag":
+            flags[key[1]] = count
         else:
             totals[kind] += count
     for figures in by_file.values():
@@ -90,6 +94,13 @@ def build_report(summary: list, counters: dict, distributions: dict, wall_second
         "variant_groups": totals["variant_groups"],
         "variants": variants,
         "relations": dict(sorted(relations.items())),
+        "limits": {
+            "max_record_bytes": options.get("max_record_bytes"),
+            "max_sketch_chars": options.get("max_sketch_chars"),
+            "bodies_truncated_for_sketch": counters.get("bodies_truncated_for_sketch", 0),
+            "max_variants_per_story": options.get("max_variants_per_story"),
+            "stories_flagged": dict(sorted(flags.items())),
+        },
         "story_size_histogram": histogram,
         "tiers": tiers,
         "seconds": {

@@ -25,6 +25,7 @@ REASONS = (
     "bad_timestamp",  # published_at is not ISO 8601
     "timestamp_without_zone",  # published_at has no UTC offset: rejected, never guessed
     "invalid_value",  # a field is outside its allowed values (e.g. source_type)
+    "too_deeply_nested",  # an unknown field nests deeper than the output encoder can write
     "duplicate_id",  # another record with the same (source, id) was kept
     "unreadable_file",  # the file could not be read to its end (e.g. truncated gzip)
 )
@@ -96,6 +97,11 @@ def to_wire_story(obj: Any, provenance: Provenance) -> WireStory:
         published_ts = moment.timestamp()
     except (OverflowError, ValueError) as err:
         raise Rejected("bad_timestamp", f"out of range: {fields['published_at'][:64]!r}") from err
+    extra = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
+    try:
+        orjson.dumps(extra)  # unknown fields are passed through; refuse what could not be written
+    except orjson.JSONEncodeError as err:
+        raise Rejected("too_deeply_nested", str(err)) from err
     return WireStory(
         uid=story_uid(fields["source"], fields["id"]),
         id=fields["id"],
@@ -109,7 +115,7 @@ def to_wire_story(obj: Any, provenance: Provenance) -> WireStory:
         dateline=fields["dateline"],
         language=fields["language"] or "en",
         source_type=source_type,
-        extra={k: v for k, v in obj.items() if k not in KNOWN_FIELDS},
+        extra=extra,
         provenance=provenance,
     )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.metrics import Metrics
 
 from dedup.features import SketchConfig, terms_of, variant_shingles
 from dedup.minhash import signatures
 from dedup.story import DF_BUCKETS, df_buckets, story_vector
 from schemas.records import TierNode
 from transforms.joins import AttachValue
-from transforms.metrics import StageTimer
+from transforms.metrics import NAMESPACE, Progress, StageTimer
 
 TERMS = "terms"
 
@@ -24,8 +25,12 @@ class _Sketch(beam.DoFn):
     def __init__(self, config: SketchConfig):
         self.config = config
         self.timer = StageTimer("sketch")
+        self.truncated = Metrics.counter(NAMESPACE, "bodies_truncated_for_sketch")
+        self.progress = Progress("sketch", "stories")
 
     def process(self, batch):
+        self.truncated.inc(sum(len(story.body) > self.config.max_sketch_chars for story in batch))
+        self.progress.tick(len(batch))
         with self.timer():
             shingles = [variant_shingles(story, self.config) for story in batch]
             sigs = signatures(shingles, self.config.num_perm, self.config.seed)

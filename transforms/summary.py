@@ -1,7 +1,7 @@
 """Counts of what the run wrote, derived from the output data itself (not from metrics).
 
 These are the run report's accounting figures: records read per file, variants written per file,
-dead letters per reason and file, stories, variant groups and the story size histogram.
+dead letters per reason and file, stories, variant groups, flags and the story size histogram.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def _story_counts(record):
     yield ("stories",), 1
     yield ("variant_groups",), record["n_variant_groups"]
     yield ("story_size", size_bin(record["n_variants"])), 1
+    for flag in record["flags"]:
+        yield ("flag", flag), 1
     for variant in record["variants"]:
         yield ("variants", variant["provenance"]["file"]), 1
         yield ("relation", variant["relation"]), 1
