@@ -5,7 +5,7 @@ setup(
     name="wire-story-dedup",
     version="0.1.0",
     description="Apache Beam pipeline grouping news-wire stories into variants and stories",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*",
                                     "schemas", "schemas.*", "dedup", "dedup.*"]),
     package_data={"schemas": ["*.json"]},
@@ -15,6 +15,7 @@ setup(
         "orjson>=3.9.0",
         "numpy>=1.24",
         "xxhash>=3.4.0",
+        "pyyaml>=5.4",  # --config YAML files (Beam depends on it too)
     ],
     extras_require={
         "test": ["pytest>=7.4", "hypothesis>=6.90", "scikit-learn>=1.3"],

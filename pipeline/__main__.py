@@ -6,6 +6,7 @@ import sys
 
 from pipeline.options import argument_parser
 from pipeline.run import UsageError, run
+from transforms.metrics import PROGRESS_LOGGER
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -23,8 +24,10 @@ def summary_lines(report: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING)
     argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if "--quiet" not in argv:
+        PROGRESS_LOGGER.setLevel(logging.INFO)
     if "--help" in argv or "-h" in argv:
         argument_parser().print_help()
         return 0

@@ -20,6 +20,7 @@ from transforms.verify import VerifyPairs
 from transforms.write import WriteSortedShards
 
 SUMMARY_FILE = "summary.json"
+TOP_STORIES_FILE = "top_stories.json"
 
 
 def _write_json(value, path: str):
@@ -77,7 +78,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
 
 
 def build(p: beam.Pipeline, options: DedupOptions, staging_dir: str) -> None:
-    """The batch job: group, then write shards and the summary counts into `staging_dir`."""
+    """The batch job: group, then write shards, the summary counts and the largest stories into `staging_dir`."""
     lines, records, dead_letters = group_stories(p, options)
     (
         records
@@ -96,3 +97,11 @@ def build(p: beam.Pipeline, options: DedupOptions, staging_dir: str) -> None:
         | "Summary" >> RunSummary(records, dead_letters)
         | "WriteSummary" >> beam.Map(_write_json, FileSystems.join(staging_dir, SUMMARY_FILE))
     )
+    if options.report_top_stories > 0:
+        (
+            records
+            | "TopStories" >> beam.combiners.Top.Of(
+                options.report_top_stories, key=lambda r: (r["n_variants"], r["story_id"])
+            )
+            | "WriteTopStories" >> beam.Map(_write_json, FileSystems.join(staging_dir, TOP_STORIES_FILE))
+        )

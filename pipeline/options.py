@@ -25,6 +25,14 @@ class DedupOptions(PipelineOptions):
         io.add_argument("--output", default=None,
                         help="Output directory: stories-*.jsonl, dead_letters-*.jsonl, report.json.")
         io.add_argument("--num_shards", type=int, default=1, help="Shards per output file kind. Default: 1.")
+        io.add_argument("--config", default=None,
+                        help="TOML (.toml) or YAML (.yaml/.yml) file of these options, keyed by option name "
+                             "(tables/sections are flattened); flags on the command line override it.")
+        io.add_argument("--report_top_stories", type=int, default=20,
+                        help="Largest stories shown in OUTPUT/report.html (0: no HTML report). "
+                             "Default: %(default)s.")
+        io.add_argument("--quiet", action="store_true", default=False,
+                        help="No progress lines (records read, stories merged, rate) on stderr.")
         io.add_argument("--max_record_bytes", type=int, default=DEFAULT_MAX_RECORD_BYTES,
                         help="Lines longer than this are dead-lettered as oversize. Default: 2 MiB.")
         io.add_argument("--max_sketch_chars", type=int, default=SketchConfig.max_sketch_chars,

@@ -1,7 +1,7 @@
 """Run the batch job and commit its output atomically.
 
 The pipeline writes into OUTPUT/.staging-<run>/; only after it succeeded are the previous
-outputs replaced by the staged files and report.json written. A run killed part-way leaves the
+outputs replaced by the staged files, then report.html and, last, report.json written. A run killed part-way leaves the
 previous complete output in place (plus a stale staging folder the next run removes).
 """
 from __future__ import annotations
@@ -17,13 +17,16 @@ import orjson
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.graph import SUMMARY_FILE, build
+from pipeline.config import ConfigError, with_config
+from pipeline.graph import SUMMARY_FILE, TOP_STORIES_FILE, build
+from pipeline.html_report import render_html
 from pipeline.options import DedupOptions, option_names
 from pipeline.report import build_report, metric_values
 from transforms.write import shard_name
 
 OUTPUT_KINDS = ("stories", "dead_letters")
 REPORT_FILE = "report.json"
+HTML_REPORT_FILE = "report.html"
 
 
 class UsageError(ValueError):
@@ -42,7 +45,7 @@ def _read_json(path: str):
 def commit(staging: str, output: str, num_shards: int) -> None:
     """Replace OUTPUT's previous shards with the staged ones, creating empty shards as needed."""
     previous = [p for kind in OUTPUT_KINDS for p in _matches(FileSystems.join(output, f"{kind}-*.jsonl"))]
-    previous += _matches(FileSystems.join(output, REPORT_FILE))
+    previous += _matches(FileSystems.join(output, REPORT_FILE)) + _matches(FileSystems.join(output, HTML_REPORT_FILE))
     if previous:
         FileSystems.delete(previous)
     sources, targets = [], []
@@ -70,6 +73,10 @@ def _remove_stale_staging(output: str) -> None:
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the batch job described by command-line style `argv`; return the run report."""
+    try:
+        argv = with_config(list(argv or []))
+    except (ConfigError, OSError) as err:
+        raise UsageError(str(err)) from err
     options = PipelineOptions(argv)
     dedup = options.view_as(DedupOptions)
     if not dedup.input or not dedup.output:
@@ -97,6 +104,10 @@ def run(argv: list[str] | None = None) -> dict:
         counters, distributions = metric_values(result)
         report = build_report(summary, counters, distributions, wall, _grouping_options(dedup))
         commit(staging, output, dedup.num_shards)
+        top_stories = FileSystems.join(staging, TOP_STORIES_FILE)
+        if FileSystems.exists(top_stories):
+            with FileSystems.create(FileSystems.join(output, HTML_REPORT_FILE)) as handle:
+                handle.write(render_html(report, _read_json(top_stories)).encode())
         with FileSystems.create(FileSystems.join(output, REPORT_FILE)) as handle:
             handle.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     finally:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
 from dedup.features import SketchConfig, terms_of, variant_shingles
 from dedup.merge import Member, story_record
 from dedup.shingles import jaccard
 from dedup.story import cosine, story_vector
 from transforms.joins import AttachValue
-from transforms.metrics import StageTimer
+from transforms.metrics import NAMESPACE, Progress, StageTimer
 
 
 class _MergeStory(beam.DoFn):
@@ -16,6 +17,11 @@ class _MergeStory(beam.DoFn):
         self.config, self.policy = config, policy
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
         self.timer = StageTimer("merge")
+        self.stories = Metrics.counter(NAMESPACE, "stories_written")
+        self.variants = Metrics.counter(NAMESPACE, "variants_written")
+        self.flagged = Metrics.counter(NAMESPACE, "stories_flagged")
+        self.story_size = Metrics.distribution(NAMESPACE, "story_size")
+        self.progress = Progress("merge", "stories")
 
     def process(self, element, df):
         _, grouped = element
@@ -39,9 +45,15 @@ class _MergeStory(beam.DoFn):
             )
 
         with self.timer():
-            yield story_record(
+            record = story_record(
                 members, evidence, similarity, self.policy, self.source_type_priority, self.max_variants
             )
+        self.stories.inc()
+        self.variants.inc(record["n_variants"])
+        self.story_size.update(record["n_variants"])
+        self.flagged.inc(bool(record["flags"]))
+        self.progress.tick()
+        yield record
 
 
 def _prefix_story_edge(edge):

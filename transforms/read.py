@@ -6,7 +6,7 @@ from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 
 from schemas.records import DeadLetter, Provenance
-from transforms.metrics import NAMESPACE
+from transforms.metrics import NAMESPACE, Progress
 
 
 class _ReadLines(beam.DoFn):
@@ -21,6 +21,7 @@ class _ReadLines(beam.DoFn):
     def __init__(self):
         self.lines = Metrics.counter(NAMESPACE, "lines_read")
         self.blank = Metrics.counter(NAMESPACE, "blank_lines_skipped")
+        self.progress = Progress("read", "records")
 
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
@@ -33,6 +34,7 @@ class _ReadLines(beam.DoFn):
                         self.blank.inc()
                         continue
                     self.lines.inc()
+                    self.progress.tick()
                     yield Provenance(path, number), raw
         except Exception as err:  # noqa: BLE001 - any I/O or decompression failure is a dead letter
             yield beam.pvalue.TaggedOutput(
