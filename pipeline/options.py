@@ -21,18 +21,19 @@ class DedupOptions(PipelineOptions):
     def _add_argparse_args(cls, parser):
         io = parser.add_argument_group("input and output")
         io.add_argument("--input", action="append", default=None,
-                        help="Input file glob (JSONL, plain or .gz; any Beam filesystem). Repeatable.")
+                        help="Input file glob (JSONL, plain or .gz; any Beam filesystem). Repeatable. Required; no default.")
         io.add_argument("--output", default=None,
-                        help="Output directory: stories-*.jsonl, dead_letters-*.jsonl, report.json.")
+                        help="Output directory: stories-*.jsonl, dead_letters-*.jsonl, report.json, report.html. "
+                             "Required; no default.")
         io.add_argument("--num_shards", type=int, default=1, help="Shards per output file kind. Default: 1.")
         io.add_argument("--config", default=None,
                         help="TOML (.toml) or YAML (.yaml/.yml) file of these options, keyed by option name "
-                             "(tables/sections are flattened); flags on the command line override it.")
+                             "(tables/sections are flattened); flags on the command line override it. Default: none.")
         io.add_argument("--report_top_stories", type=int, default=20,
                         help="Largest stories shown in OUTPUT/report.html (0: no HTML report). "
                              "Default: %(default)s.")
         io.add_argument("--quiet", action="store_true", default=False,
-                        help="No progress lines (records read, stories merged, rate) on stderr.")
+                        help="No progress lines (records read, stories merged, rate) on stderr. Default: off.")
         io.add_argument("--max_record_bytes", type=int, default=DEFAULT_MAX_RECORD_BYTES,
                         help="Lines longer than this are dead-lettered as oversize. Default: 2 MiB.")
         io.add_argument("--max_sketch_chars", type=int, default=SketchConfig.max_sketch_chars,

@@ -21,8 +21,7 @@ def test_help_lists_every_option_with_its_default():
         if action.dest == "help":
             continue
         assert f"--{action.dest}" in text
-        if action.default not in (None, False):
-            assert "Default" in (action.help or ""), action.dest
+        assert "Default" in action.help or "no default" in action.help, action.dest
 
 
 def test_toml_and_yaml_configs_set_options_and_the_command_line_wins(tmp_path):
