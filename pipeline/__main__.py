@@ -1,4 +1,5 @@
-"""`python -m pipeline --input GLOB [--input GLOB2 ...] --output DIR [beam options]`."""
+"""`python -m pipeline --input GLOB [--input GLOB2 ...] --output DIR [beam options]` (batch), or
+`python -m pipeline --streaming --input_dir DIR --output OUT [--stop_after_idle SECONDS]`."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ import sys
 
 from pipeline.options import argument_parser
 from pipeline.run import UsageError, run
+from pipeline.streaming import run_streaming
 from transforms.metrics import PROGRESS_LOGGER
 
 
@@ -30,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS_LOGGER.setLevel(logging.INFO)
     if "--help" in argv or "-h" in argv:
         argument_parser().print_help()
+        return 0
+    if "--streaming" in argv:
+        try:
+            finished = run_streaming(argv)
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"streaming job drained after {finished['seconds']:.1f} s; upserts in {finished['output']}")
         return 0
     try:
         report = run(argv)

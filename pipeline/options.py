@@ -6,6 +6,8 @@ import argparse
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from dedup.features import SketchConfig
+from dedup.incremental import StreamSettings
+from dedup.lsh import band_params
 from dedup.merge import CRITERIA, DEFAULT_POLICY
 from dedup.story import StoryWeights
 from schemas.records import SOURCE_TYPES
@@ -77,6 +79,27 @@ class DedupOptions(PipelineOptions):
                              help="Only stories published within this many hours are compared. "
                                   "0 disables the horizon. Default: %(default)s.")
 
+        stream = parser.add_argument_group("streaming (with --streaming)")
+        stream.add_argument("--input_dir", default=None,
+                            help="Directory watched for new *.jsonl / *.jsonl.gz files (local streaming source). "
+                                 "Default: none.")
+        stream.add_argument("--input_topic", default=None,
+                            help="Pub/Sub topic to read stories from (projects/P/topics/T). Default: none.")
+        stream.add_argument("--input_subscription", default=None,
+                            help="Pub/Sub subscription to read stories from (projects/P/subscriptions/S). "
+                                 "Default: none.")
+        stream.add_argument("--output_topic", default=None,
+                            help="Pub/Sub topic for story upserts (dead letters go to OUTPUT_TOPIC-dead-letters); "
+                                 "instead of --output files. Default: none.")
+        stream.add_argument("--stop_after_idle", type=float, default=None,
+                            help="With --input_dir: drain and exit once no new file has arrived for this many "
+                                 "seconds. Default: run until stopped.")
+        stream.add_argument("--poll_interval", type=float, default=1.0,
+                            help="Seconds between polls of --input_dir. Default: %(default)s.")
+        stream.add_argument("--allowed_lateness_hours", type=float, default=24.0,
+                            help="A story older than the newest published_at seen minus this is dead-lettered "
+                                 "as too_late. Default: %(default)s.")
+
         scale = parser.add_argument_group("scaling guards")
         scale.add_argument("--max_bucket_size", type=int, default=100,
                            help="LSH buckets larger than this are capped (members paired with a "
@@ -111,6 +134,24 @@ def sketch_config(options: DedupOptions) -> SketchConfig:
             proper_boost=options.proper_noun_boost,
             headline_boost=options.headline_boost,
         ),
+    )
+
+
+def stream_settings(options: DedupOptions) -> StreamSettings:
+    policy, source_type_priority = canonical_policy(options)
+    return StreamSettings(
+        config=sketch_config(options),
+        variant_bands=band_params(options.variant_lsh_threshold, options.num_perm),
+        story_bands=band_params(options.story_lsh_threshold, options.num_perm),
+        variant_threshold=options.variant_threshold,
+        story_edge_threshold=options.story_edge_threshold,
+        story_threshold=options.story_threshold,
+        horizon_s=options.horizon_hours * 3600.0 if options.horizon_hours > 0 else float("inf"),
+        allowed_lateness_s=options.allowed_lateness_hours * 3600.0,
+        max_bucket_size=options.max_bucket_size,
+        policy=tuple(policy),
+        source_type_priority=tuple(source_type_priority),
+        max_variants=options.max_variants_per_story,
     )
 
 

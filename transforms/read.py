@@ -9,7 +9,7 @@ from schemas.records import DeadLetter, Provenance
 from transforms.metrics import NAMESPACE, Progress
 
 
-class _ReadLines(beam.DoFn):
+class ReadLinesFn(beam.DoFn):
     """Emit (Provenance, raw line bytes) for each non-blank line of a file.
 
     A file that cannot be read to its end (e.g. a truncated gzip) yields the lines read so far
@@ -62,5 +62,5 @@ class ReadJsonLines(beam.PTransform):
             | "Paths" >> beam.Map(lambda metadata: metadata.path)
             | "DistinctPaths" >> beam.Distinct()
             | "Open" >> fileio.ReadMatches()
-            | "Lines" >> beam.ParDo(_ReadLines()).with_outputs(_ReadLines.DEAD, main="lines")
+            | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(ReadLinesFn.DEAD, main="lines")
         )

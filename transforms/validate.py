@@ -42,6 +42,19 @@ def _keep_first(element):
         )
 
 
+class ParseStories(beam.PTransform):
+    """(Provenance, bytes) -> ((source, id), (bytes, WireStory)) and `dead_letters` (no duplicate check)."""
+
+    def __init__(self, max_record_bytes: int):
+        super().__init__()
+        self.max_record_bytes = max_record_bytes
+
+    def expand(self, lines):
+        return lines | "Parse" >> beam.ParDo(_Parse(self.max_record_bytes)).with_output_types(
+            Tuple[Tuple[str, str], Any]
+        ).with_outputs(DEAD, main="stories")
+
+
 class ValidateStories(beam.PTransform):
     """(Provenance, bytes) -> `WireStory` (main output) and `DeadLetter` (tag `dead_letters`).
 
@@ -54,9 +67,7 @@ class ValidateStories(beam.PTransform):
         self.max_record_bytes = max_record_bytes
 
     def expand(self, lines):
-        parsed = lines | "Parse" >> beam.ParDo(_Parse(self.max_record_bytes)).with_output_types(
-            Tuple[Tuple[str, str], Any]
-        ).with_outputs(DEAD, main="stories")
+        parsed = lines | "Parse" >> ParseStories(self.max_record_bytes)
         unique = (
             parsed.stories
             | "GroupBySourceId" >> beam.GroupByKey()

@@ -5,6 +5,9 @@ so neither bundle order nor worker count can change a byte.
 """
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import apache_beam as beam
 import xxhash
 from apache_beam.io.filesystems import FileSystems
@@ -51,3 +54,43 @@ class WriteSortedShards(beam.PTransform):
             | "GroupShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.directory, self.prefix, n))
         )
+
+
+class _WriteBundleFile(beam.DoFn):
+    """Writes each bundle's lines to one new file, atomically (temporary name, then rename)."""
+
+    def __init__(self, directory: str, prefix: str):
+        self.directory, self.prefix = directory, prefix
+
+    def start_bundle(self):
+        self.lines = []
+
+    def process(self, line: bytes):
+        self.lines.append(line)
+
+    def finish_bundle(self):
+        if not self.lines:
+            return
+        written = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{self.prefix}-{written}-{uuid.uuid4().hex[:8]}.jsonl"
+        final = FileSystems.join(self.directory, name)
+        staged = FileSystems.join(self.directory, f".{name}.tmp")
+        with FileSystems.create(staged) as handle:
+            handle.write(b"\n".join(self.lines) + b"\n")
+        FileSystems.rename([staged], [final])
+        self.lines = []
+
+
+class WriteBundleFiles(beam.PTransform):
+    """JSON line bytes -> DIR/PREFIX-<UTC time>-<random>.jsonl, one file per bundle (streaming sink).
+
+    Files appear whole (rename); sorting them by name gives the order they were written in (UTC
+    microseconds). Within a story, a higher `version` supersedes a lower one.
+    """
+
+    def __init__(self, directory: str, prefix: str):
+        super().__init__()
+        self.directory, self.prefix = directory, prefix
+
+    def expand(self, lines):
+        return lines | "WriteBundles" >> beam.ParDo(_WriteBundleFile(self.directory, self.prefix))
