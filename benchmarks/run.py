@@ -11,7 +11,12 @@ the table reports the median time. Measured here:
 - near-duplicate baseline end to end with datasketch: MinHash + `MinHashLSH` insert and query
   (one tier, no merge);
 - our pipeline end to end (both tiers, merge, write) on the DirectRunner, in memory and with
-  `--direct_running_mode=multi_processing --direct_num_workers=2`.
+  `--direct_running_mode=multi_processing --direct_num_workers=2`;
+- the tools users would pick instead, each in its own virtualenv under `--peers_dir` (created by
+  `--setup_peers`, from the package index): datatrove's local 4-stage MinHash dedup (2 tasks) and
+  text-dedup's MinHash script (`--num_proc 2`, offline). Both do one near-duplicate tier and no merge.
+Also: `--scale 10000,100000` times our pipeline at each size (the cost curve) and `--profile`
+writes where the in-memory pipeline's time goes (cProfile, by package).
 """
 from __future__ import annotations
 
@@ -46,8 +51,51 @@ def _tokens(corpus: pathlib.Path) -> list[list[str]]:
     return [words(clean_body(orjson.loads(line)["body"])) for line in corpus.read_bytes().splitlines()]
 
 
-def measure(kind: str, corpus: pathlib.Path) -> dict:
-    """Run one measurement in this process; return seconds and stories."""
+PEERS = {
+    "datatrove": ["datatrove==0.10.1", "spacy", "regex", "tokenizers", "orjson", "xxhash<4"],
+    "text_dedup": ["text-dedup==0.4.0"],
+}
+PEERS_DIR = REPO / ".peers"
+
+
+def setup_peers(peers_dir: pathlib.Path) -> None:
+    for name, requirements in PEERS.items():
+        venv = peers_dir / name
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *requirements], check=True)
+
+
+def _peer_command(kind: str, corpus: pathlib.Path, work: pathlib.Path, peers_dir: pathlib.Path) -> list[str]:
+    python = peers_dir / kind / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(f"{python} missing: run `python -m benchmarks.run --setup_peers` first")
+    if kind == "datatrove":
+        inputs = work / "input"  # two files, so that its 2 tasks each read one
+        inputs.mkdir()
+        lines = corpus.read_bytes().splitlines(keepends=True)
+        half = len(lines) // 2
+        (inputs / "part-0.jsonl").write_bytes(b"".join(lines[:half]))
+        (inputs / "part-1.jsonl").write_bytes(b"".join(lines[half:]))
+        from dedup.lsh import band_params
+
+        bands, rows = band_params(THRESHOLD, NUM_PERM)
+        return [str(python), "-m", "benchmarks.peers.datatrove_minhash", str(inputs), str(work / "datatrove"),
+                "--tasks", "2", "--buckets", str(bands), "--rows", str(rows)]
+    return [str(python), "-m", "text_dedup.minhash", "--path", "json", "--data_files", str(corpus), "--split", "train",
+            "--column", "body", "--num_perm", str(NUM_PERM), "--threshold", str(THRESHOLD), "--ngram", str(SHINGLE),
+            "--num_proc", "2", "--output", str(work / "deduplicated"), "--cache_dir", str(work / "cache")]
+
+
+def measure(kind: str, corpus: pathlib.Path, peers_dir: pathlib.Path = PEERS_DIR) -> dict:
+    """Run one measurement in this process (peers: in their own child process); return seconds and stories."""
+    if kind in PEERS:
+        with tempfile.TemporaryDirectory() as work:
+            command = _peer_command(kind, corpus, pathlib.Path(work), peers_dir)
+            started = time.perf_counter()
+            subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO)})
+            return {"seconds": time.perf_counter() - started, "stories": sum(1 for _ in corpus.open("rb"))}
     if kind.startswith("pipeline"):
         from pipeline.run import run
 
@@ -83,15 +131,16 @@ def measure(kind: str, corpus: pathlib.Path) -> dict:
     return {"seconds": time.perf_counter() - started, "stories": len(stories)}
 
 
-def _in_subprocess(kind: str, corpus: pathlib.Path) -> dict:
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.run", "--measure", kind, "--corpus", str(corpus)],
+def _in_subprocess(kind: str, corpus: pathlib.Path, peers_dir: pathlib.Path = PEERS_DIR) -> dict:
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.run", "--measure", kind, "--corpus", str(corpus),
+                                "--peers_dir", str(peers_dir)],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise RuntimeError(f"{kind} failed with status {status}")
     result = json.loads(output.decode().strip().splitlines()[-1])
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # kilobytes on Linux; children of the child included
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # kilobytes; the largest of the child and its descendants
     return result
 
 
@@ -103,33 +152,117 @@ KINDS = {
     "datasketch_batch_lsh": "datasketch `update_batch` + `MinHashLSH` query/insert (one tier, no merge)",
     "pipeline": "our pipeline end to end, DirectRunner in memory (both tiers, merge, write)",
     "pipeline_mp": "our pipeline end to end, DirectRunner multi_processing, 2 workers",
+    "datatrove": "datatrove 0.10.1 local 4-stage MinHash, 2 tasks (one tier, no merge)",
+    "text_dedup": "text-dedup 0.4.0 `python -m text_dedup.minhash --num_proc 2` (one tier, no merge)",
 }
 
 
-def benchmark(stories: int, repeats: int, kinds: list[str]) -> tuple[dict, pathlib.Path]:
+def _corpus(stories: int) -> pathlib.Path:
     from benchmarks.corpus import generate, write
 
-    corpus = write(generate(stories, seed=0), pathlib.Path(tempfile.mkdtemp()) / f"wire-{stories}.jsonl")
+    return write(generate(stories, seed=0), pathlib.Path(tempfile.mkdtemp()) / f"wire-{stories}.jsonl")
+
+
+def benchmark(stories: int, repeats: int, kinds: list[str], peers_dir: pathlib.Path = PEERS_DIR
+              ) -> tuple[dict, pathlib.Path]:
+    corpus = _corpus(stories)
     results = {}
     for kind in kinds:
-        runs = [_in_subprocess(kind, corpus) for _ in range(repeats)]
+        runs = [_in_subprocess(kind, corpus, peers_dir) for _ in range(repeats)]
         seconds = statistics.median(r["seconds"] for r in runs)
         results[kind] = {"seconds": seconds, "stories_per_s": stories / seconds,
                          "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "stages": runs[0].get("stages")}
     return results, corpus
 
 
-NOT_YET = """## Not measured yet
+def scale_curve(sizes: list[int]) -> list[dict]:
+    """Our pipeline (in memory) once per corpus size."""
+    curve = []
+    for stories in sizes:
+        corpus = _corpus(stories)
+        run = _in_subprocess("pipeline", corpus)
+        corpus.unlink()
+        curve.append({"stories": stories, "seconds": run["seconds"], "stories_per_s": stories / run["seconds"],
+                      "peak_rss_mib": run["peak_rss_mib"]})
+    return curve
 
-- datatrove's local 4-stage MinHash pipeline and text-dedup's MinHash script, each in its own
-  virtualenv: not wired into this script yet, so the end-to-end ratios against them are missing.
-- The scale curve (10k / 100k / 1M stories) and peak RSS at 1M.
-- Where our end-to-end time goes: the timed DoFns (sketch, merge) are a minority of the wall time;
-  the rest is the DirectRunner moving candidate pairs and nodes through the band, pair and join
-  shuffles. Profile before optimising (py-spy on the in-memory runner)."""
+
+def _package(filename: str) -> str:
+    if "/apache_beam/" in filename:
+        return "apache_beam (runner, coders, shuffles)"
+    for ours in ("dedup", "transforms", "pipeline", "schemas"):
+        if filename.startswith(str(REPO / ours)):
+            return f"ours: {ours}/"
+    if "/numpy/" in filename:
+        return "numpy (Python side)"
+    if filename == "~" or filename.startswith("<"):
+        return "C builtins (pickling, hashing, numpy kernels, ...)"
+    return "other Python (stdlib, orjson, datasketch, ...)"
 
 
-def markdown(results: dict, stories: int, repeats: int, command: str) -> str:
+def profile(stories: int, top: int = 12) -> dict:
+    """cProfile of the in-memory pipeline (the runner executes bundles in this thread)."""
+    import cProfile
+    import pstats
+
+    corpus = _corpus(stories)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    measure("pipeline", corpus)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    by_package: dict[str, float] = {}
+    functions = []
+    for (filename, line, name), (_, _, own, _, _) in stats.items():
+        package = _package(filename)
+        by_package[package] = by_package.get(package, 0.0) + own
+        where = f"{pathlib.Path(filename).name}:{line}" if filename != "~" else "builtin"
+        functions.append((own, f"{name} ({where})", package))
+    functions.sort(reverse=True)
+    return {"stories": stories, "by_package": dict(sorted(by_package.items(), key=lambda kv: -kv[1])),
+            "top": functions[:top]}
+
+
+def _targets(results: dict, curve: list[dict]) -> list[str]:
+    def rate(kind):
+        return results.get(kind, {}).get("stories_per_s")
+
+    def check(ok):
+        return "met" if ok else "**missed**"
+
+    lines = ["## Targets (issue 6)", ""]
+    loop, batch, ours = rate("datasketch_loop"), rate("datasketch_batch"), rate("ours_minhash")
+    if loop and batch and ours:
+        lines.append(f"- MinHash stage >= 5x the datasketch loop and faster than `update_batch`: "
+                     f"{ours / loop:.1f}x the loop, {ours / batch:.1f}x update_batch — "
+                     f"{check(ours >= 5 * loop and ours > batch)}.")
+    best = max(filter(None, (rate("pipeline"), rate("pipeline_mp"))), default=None)
+    if best and rate("text_dedup"):
+        lines.append(f"- End to end at least as fast as text-dedup (which does one tier and no merge): ours "
+                     f"{best:,.0f} stories/s vs {rate('text_dedup'):,.0f} = {best / rate('text_dedup'):.2f}x — "
+                     f"{check(best >= rate('text_dedup'))}.")
+    if best and rate("datatrove"):
+        lines.append(f"- End to end >= 3x datatrove (one tier, no merge): {best / rate('datatrove'):.2f}x — "
+                     f"{check(best >= 3 * rate('datatrove'))}.")
+    by_size = {point["stories"]: point for point in curve}
+    if 10_000 in by_size and 100_000 in by_size:
+        growth = by_size[100_000]["seconds"] / by_size[10_000]["seconds"]
+        lines.append(f"- Cost ~linear, time(100k)/time(10k) <= 12: {growth:.1f} — {check(growth <= 12)}.")
+    if 1_000_000 in by_size:
+        million = by_size[1_000_000]
+        lines.append(f"- 1,000,000 stories in < 15 min with < 8 GiB: {million['seconds'] / 60:.1f} min, "
+                     f"{million['peak_rss_mib'] / 1024:.1f} GiB — "
+                     f"{check(million['seconds'] < 900 and million['peak_rss_mib'] < 8192)}.")
+    elif curve:
+        largest = max(by_size)
+        projected = by_size[largest]["seconds"] * 1_000_000 / largest / 60
+        lines.append(f"- 1,000,000 stories in < 15 min: not run (at {by_size[largest]['stories_per_s']:,.0f} "
+                     f"stories/s it would take ~{projected:.0f} min) — **missed**.")
+    return lines
+
+
+def markdown(results: dict, stories: int, repeats: int, command: str, curve: list[dict] = (),
+             profiled: dict | None = None) -> str:
     base = results.get("datasketch_loop", {}).get("seconds")
     lines = [
         "# Benchmarks",
@@ -151,8 +284,20 @@ def markdown(results: dict, stories: int, repeats: int, command: str) -> str:
         if results.get(kind, {}).get("stages"):
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in results[kind]["stages"].items())
             lines += ["", f"Processing seconds by stage ({kind}, summed over workers): {stages}."]
-    lines += ["", NOT_YET, ""]
-    return "\n".join(lines)
+    if curve:
+        lines += ["", "### Scale curve (our pipeline, DirectRunner in memory, one run per size)", "",
+                  "| stories | seconds | stories/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
+        lines += [f"| {p['stories']:,} | {p['seconds']:.1f} | {p['stories_per_s']:,.0f} | {p['peak_rss_mib']:,.0f} |"
+                  for p in curve]
+    lines += [""] + _targets(results, list(curve))
+    if profiled:
+        total = sum(profiled["by_package"].values())
+        lines += ["", f"### Where the time goes (cProfile, in-memory pipeline, {profiled['stories']:,} stories, "
+                      "own time by package)", "", "| package | seconds | share |", "|---|---:|---:|"]
+        lines += [f"| {name} | {secs:.1f} | {secs / total:.0%} |" for name, secs in profiled["by_package"].items()]
+        lines += ["", "Top functions by own time:", "", "| seconds | function | package |", "|---:|---|---|"]
+        lines += [f"| {secs:.2f} | `{name}` | {package} |" for secs, name, package in profiled["top"]]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -161,19 +306,37 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", action="append", choices=sorted(KINDS), help="measure only these (repeatable)")
     parser.add_argument("--markdown", help="write the table here (default: print it)")
+    parser.add_argument("--scale", default="", help="comma-separated corpus sizes for the cost curve, e.g. 10000,100000")
+    parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown of the in-memory pipeline")
+    parser.add_argument("--peers_dir", default=str(PEERS_DIR), help="virtualenvs of the peer tools (default: .peers)")
+    parser.add_argument("--setup_peers", action="store_true", help="create/update the peer virtualenvs, then exit")
     parser.add_argument("--measure", choices=sorted(KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.measure:
-        print(json.dumps(measure(args.measure, pathlib.Path(args.corpus))))
+    peers_dir = pathlib.Path(args.peers_dir)
+    if args.setup_peers:
+        setup_peers(peers_dir)
         return 0
-    results, _ = benchmark(args.stories, args.repeats, args.only or list(KINDS))
+    if args.measure:
+        print(json.dumps(measure(args.measure, pathlib.Path(args.corpus), peers_dir)))
+        return 0
+    results, _ = benchmark(args.stories, args.repeats, args.only or list(KINDS), peers_dir)
+    curve = scale_curve([int(n) for n in args.scale.split(",") if n])
+    profiled = profile(args.stories) if args.profile else None
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.repeats, command.strip())
+    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled)
     if args.markdown:
-        pathlib.Path(args.markdown).write_text(text)
+        _write_section(pathlib.Path(args.markdown), text)
     print(text)
     return 0
+
+
+def _write_section(path: pathlib.Path, text: str) -> None:
+    """Replace the file's content up to its "## Streaming" section (written by benchmarks.streaming)."""
+    kept = ""
+    if path.exists() and "\n## Streaming" in path.read_text():
+        kept = "\n## Streaming" + path.read_text().split("\n## Streaming", 1)[1]
+    path.write_text(text + kept)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from dedup.shingles import jaccard
 from dedup.story import DF_BUCKETS, StoryTerms, StoryVector, cosine, df_buckets, story_vector
 from schemas.records import SOURCE_TYPES, WireStory
 
-ADDED, TOO_LATE, DUPLICATE_ID = "added", "too_late", "duplicate_id"
+ADDED, TOO_LATE, DUPLICATE_ID = "added", "too_late", "duplicate_id"  # the last two are dead-letter reasons
 
 
 @dataclasses.dataclass(frozen=True)

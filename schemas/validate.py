@@ -28,6 +28,7 @@ REASONS = (
     "too_deeply_nested",  # an unknown field nests deeper than the output encoder can write
     "duplicate_id",  # another record with the same (source, id) was kept
     "unreadable_file",  # the file could not be read to its end (e.g. truncated gzip)
+    "too_late",  # streaming: published_at is older than the event-time frontier minus the allowed lateness
 )
 
 REQUIRED_STRINGS = ("id", "source", "headline", "body", "published_at")

@@ -1,8 +1,13 @@
 """Smoke tests: the benchmark and corpus scripts run end to end on a tiny corpus (no timings asserted)."""
 from __future__ import annotations
 
-from benchmarks.corpus import generate
-from benchmarks.run import KINDS, main
+import pathlib
+
+import pytest
+
+from benchmarks import streaming
+from benchmarks.corpus import generate, write
+from benchmarks.run import KINDS, PEERS, PEERS_DIR, _peer_command, main, measure
 
 
 def test_corpus_is_seeded_labeled_and_has_reprints_rewrites_and_boilerplate():
@@ -21,10 +26,52 @@ def test_corpus_is_seeded_labeled_and_has_reprints_rewrites_and_boilerplate():
     assert max(len(e) for e in events_of.values()) >= 3
 
 
-def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path, capsys):
+OURS = [kind for kind in KINDS if kind not in PEERS]
+
+
+def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    assert main(["--stories", "40", "--repeats", "1", "--markdown", str(out)]) == 0
+    out.write_text("old table\n\n## Streaming\n\nkept\n")
+    args = ["--stories", "40", "--repeats", "1", "--scale", "30,60", "--profile", "--markdown", str(out)]
+    assert main(args + [arg for kind in OURS for arg in ("--only", kind)]) == 0
     text = out.read_text()
-    for label in KINDS.values():
-        assert label in text
-    assert "stories/s" in text and "peak RSS" in text
+    for kind in OURS:
+        assert KINDS[kind] in text
+    assert "stories/s" in text and "peak RSS" in text and "old table" not in text
+    assert "| 30 |" in text and "| 60 |" in text and "time(100k)" not in text  # the curve, no 100k point
+    assert "MinHash stage >= 5x" in text and "apache_beam" in text and "ours: " in text
+    assert text.endswith("## Streaming\n\nkept\n")  # the streaming benchmark's section is kept
+
+
+def test_peer_commands_are_built_for_their_own_virtualenvs(tmp_path):
+    corpus = write(generate(20, seed=1), tmp_path / "c.jsonl")
+    for kind in PEERS:
+        with pytest.raises(RuntimeError, match="--setup_peers"):
+            _peer_command(kind, corpus, tmp_path, tmp_path / "no-peers")
+        (tmp_path / "peers" / kind / "bin").mkdir(parents=True)
+        (tmp_path / "peers" / kind / "bin" / "python").touch()
+    work = tmp_path / "work"
+    work.mkdir()
+    datatrove = _peer_command("datatrove", corpus, work, tmp_path / "peers")
+    assert datatrove[1:3] == ["-m", "benchmarks.peers.datatrove_minhash"] and "--tasks" in datatrove
+    assert sum(len(p.read_bytes().splitlines()) for p in (work / "input").glob("*.jsonl")) == 20
+    text_dedup = _peer_command("text_dedup", corpus, tmp_path, tmp_path / "peers")
+    assert text_dedup[1:3] == ["-m", "text_dedup.minhash"] and text_dedup[text_dedup.index("--num_proc") + 1] == "2"
+
+
+@pytest.mark.parametrize("kind", sorted(PEERS))
+def test_peer_runs_on_a_tiny_corpus_where_installed(kind, tmp_path):
+    if not (PEERS_DIR / kind / "bin" / "python").exists():
+        pytest.skip(f"{kind} not installed: python -m benchmarks.run --setup_peers")
+    corpus = write(generate(60, seed=1), tmp_path / "c.jsonl")
+    assert measure(kind, corpus)["stories"] == 60
+
+
+def test_streaming_benchmark_runs_on_a_tiny_replay(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nbatch table\n")
+    assert streaming.main(["--stories", "200", "--per_file", "50", "--rates", "0,400", "--stop_after_idle", "3",
+                           "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n\nbatch table\n\n## Streaming")
+    assert "latency p99" in text and "200 / 0" in text and "| placed | elapsed | RSS |" in text
