@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -21,8 +22,8 @@ from dedup.stopwords import STOPWORDS
 from dedup.text import clean_body, clean_headline, unify
 
 DF_BUCKETS = 1 << 20
-_TOKEN = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
-_SENTENCE_END = frozenset('.!?\n"\':;')
+# A token, and the sentence-ending character (then spaces/tabs) right before it, if any.
+_TERM_AFTER = re.compile(r"([.!?\n\"':;][ \t]*)?(\w+(?:\.\w+)*)", re.UNICODE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,30 +53,31 @@ class StoryVector:
 
 
 def _terms_with_case(text: str) -> list[tuple[str, bool]]:
-    """(casefolded term, capitalised mid-sentence) for each non-stopword token."""
+    """(casefolded term, capitalised mid-sentence) for each non-stopword token.
+
+    A token starts a sentence when only spaces/tabs separate it from a sentence-ending character
+    or the start of the text; the regex captures that separator, so the scan stays in C.
+    """
     out = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
+    for sentence_start, token in _TERM_AFTER.findall("\n" + text):
         term = token.casefold()
         if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
             continue
-        before = match.start() - 1
-        while before >= 0 and text[before] in " \t":  # not text[:start].rstrip(): that is quadratic
-            before -= 1
-        sentence_start = before < 0 or text[before] in _SENTENCE_END
         out.append((term, token[0].isupper() and not sentence_start))
     return out
 
 
 def story_terms(headline: str, body: str, weights: StoryWeights = StoryWeights()) -> StoryTerms:
     counts: dict[str, float] = {}
-    capitalised: dict[str, int] = {}
-    seen: dict[str, int] = {}
+    seen: Counter[str] = Counter()
+    capitalised: Counter[str] = Counter()
     for text, boost in ((clean_headline(headline), weights.headline_boost), (clean_body(body), 1.0)):
-        for term, is_cap in _terms_with_case(unify(text)):
-            counts[term] = counts.get(term, 0.0) + boost
-            seen[term] = seen.get(term, 0) + 1
-            capitalised[term] = capitalised.get(term, 0) + is_cap
+        terms_here = _terms_with_case(unify(text))
+        occurrences = Counter(term for term, _ in terms_here)
+        for term, n in occurrences.items():
+            counts[term] = counts.get(term, 0.0) + boost * n
+        seen.update(occurrences)
+        capitalised.update(term for term, is_cap in terms_here if is_cap)
     terms = sorted(counts)
     hashes = term_hashes(terms)
     order = np.argsort(hashes, kind="stable")

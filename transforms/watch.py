@@ -84,10 +84,12 @@ class WatchDirectory(beam.DoFn):
         if poll > 0:
             time.sleep(self.poll_s)
         listing = _listing(directory)
+        # Idle is judged at listing time: the yields below may run the rest of the bundle inline
+        # (fused stages), which can take longer than the idle limit on a busy feed.
+        idle_s = time.time() - max([started] + [mtime for _, mtime in listing])
         for path, _ in listing:
             yield beam.window.TimestampedValue(path, MIN_TIMESTAMP)
-        newest = max([started] + [mtime for _, mtime in listing])
-        if self.stop_after_idle_s is not None and time.time() - newest > self.stop_after_idle_s:
+        if self.stop_after_idle_s is not None and idle_s > self.stop_after_idle_s:
             tracker.try_claim(tracker.current_restriction().stop)  # claim the rest: this element is done
             return
         watermark.set_watermark(MIN_TIMESTAMP)

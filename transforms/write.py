@@ -57,28 +57,28 @@ class WriteSortedShards(beam.PTransform):
 
 
 class _WriteBundleFile(beam.DoFn):
-    """Writes each bundle's lines to one new file, atomically (temporary name, then rename)."""
+    """Streams each bundle's lines into one new file, which appears atomically (rename) at bundle end."""
 
     def __init__(self, directory: str, prefix: str):
         self.directory, self.prefix = directory, prefix
 
     def start_bundle(self):
-        self.lines = []
+        self.handle = self.staged = None
 
     def process(self, line: bytes):
-        self.lines.append(line)
+        if self.handle is None:
+            self.staged = FileSystems.join(self.directory, f".{self.prefix}-{uuid.uuid4().hex}.tmp")
+            self.handle = FileSystems.create(self.staged)
+        self.handle.write(line + b"\n")
 
     def finish_bundle(self):
-        if not self.lines:
+        if self.handle is None:
             return
+        self.handle.close()
         written = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{self.prefix}-{written}-{uuid.uuid4().hex[:8]}.jsonl"
-        final = FileSystems.join(self.directory, name)
-        staged = FileSystems.join(self.directory, f".{name}.tmp")
-        with FileSystems.create(staged) as handle:
-            handle.write(b"\n".join(self.lines) + b"\n")
-        FileSystems.rename([staged], [final])
-        self.lines = []
+        final = FileSystems.join(self.directory, f"{self.prefix}-{written}-{uuid.uuid4().hex[:8]}.jsonl")
+        FileSystems.rename([self.staged], [final])
+        self.handle = self.staged = None
 
 
 class WriteBundleFiles(beam.PTransform):
