@@ -130,3 +130,75 @@ def test_command_line_watches_a_folder_and_ends_with_the_batch_groups(tmp_path):
     stream_dead = sorted(d["reason"] for d in read_jsonl(out.glob("dead_letters-*.jsonl")))
     assert stream_dead == batch_dead and "duplicate_id" in stream_dead
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left behind
+
+
+def test_pubsub_graph_reads_a_subscription_and_publishes_upserts_and_dead_letters():
+    """The Dataflow graph is built from the same steps (running it needs Pub/Sub: not available here)."""
+    from pipeline.options import DedupOptions
+    from pipeline.streaming import build_streaming
+
+    options = PipelineOptions(["--streaming", "--input_subscription", "projects/newsroom/subscriptions/wire",
+                               "--output_topic", "projects/newsroom/topics/stories"])
+    p = beam.Pipeline(options=options)
+    build_streaming(p, options.view_as(DedupOptions))
+    labels = []
+
+    class Labels(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            labels.append(node.full_label)
+
+    p.visit(Labels())
+    for step in ("ReadPubSub/Read", "Parse/Parse", "Assemble/Assemble", "PublishUpserts", "PublishDeadLetters"):
+        assert any(label.startswith(step) for label in labels), step
+
+
+def test_streaming_usage_errors_exit_2(tmp_path, capsys):
+    from pipeline.__main__ import main
+
+    assert main(["--streaming", "--output", str(tmp_path)]) == 2
+    assert main(["--streaming", "--input_dir", str(tmp_path / "missing"), "--output", str(tmp_path)]) == 2
+    assert "exactly one of --input_dir" in capsys.readouterr().err
+
+
+class _Bag(list):
+    def add(self, value):
+        self.append(value)
+
+    def read(self):
+        return list(self)
+
+
+class _Value:
+    def __init__(self):
+        self.value = None
+
+    def read(self):
+        return self.value
+
+    def write(self, value):
+        self.value = value
+
+
+class _Timer:
+    def set(self, timestamp):
+        self.at = timestamp
+
+
+def test_a_new_worker_rebuilds_the_index_from_beam_state_and_continues_the_versions():
+    """The in-memory index is a cache: a fresh DoFn instance (another worker, a restart) replays the bag."""
+    from transforms.assemble import _Assemble
+
+    bag, progress, timer = _Bag(), _Value(), _Timer()
+    first = _Assemble(SETTINGS, watermark_timers=True)
+    first.setup()
+    for n in (1, 2, 3):
+        upserts = list(first.process(("all", reprint(n, hours=n)), bag, progress, timer))
+    assert upserts[-1]["version"] == 3 and len(bag) == 3
+    assert timer.at.micros / 1e6 == reprint(3, hours=3).published_ts + 72 * HOUR + 2 * HOUR + 1
+
+    second = _Assemble(SETTINGS, watermark_timers=True)
+    second.setup()
+    upserts = list(second.process(("all", reprint(4, hours=4)), bag, progress, timer))
+    assert [(u["story_id"], u["version"], u["n_variants"]) for u in upserts] == [
+        (f"st-{reprint(1, 0).uid}", 4, 4)
+    ]

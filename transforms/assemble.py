@@ -4,7 +4,8 @@ State (per partition key; one partition by default):
 - `arrivals`: a bag of the stories accepted and not yet evicted, in arrival order. It is the
   durable state: the working `StoryIndex` (LSH buckets, variant groups, stories, running DF) is a
   per-worker cache rebuilt by replaying the bag whenever it is missing or stale (new worker,
-  restart); `generation` says which bag contents the cache reflects.
+  restart); `progress` holds (generation, frontier): which bag contents the cache reflects, and
+  the event-time frontier to restore after a replay.
 - `expiry`: an event-time timer at the stalest story's newest member + horizon + allowed
   lateness. When the watermark passes it, that story (and any other now out of the horizon) is
   evicted and the bag is rewritten without it, so state stays flat on an endless feed.
@@ -44,7 +45,9 @@ def story_line(story: WireStory) -> str:
 
 class _Assemble(beam.DoFn):
     ARRIVALS = userstate.BagStateSpec("arrivals", coders.PickleCoder())
-    GENERATION = userstate.ReadModifyWriteStateSpec("generation", coders.VarIntCoder())
+    PROGRESS = userstate.ReadModifyWriteStateSpec(
+        "progress", coders.TupleCoder([coders.VarIntCoder(), coders.FloatCoder()])
+    )
     EXPIRY = userstate.TimerSpec("expiry", userstate.TimeDomain.WATERMARK)
 
     def __init__(self, settings: StreamSettings, watermark_timers: bool):
@@ -61,17 +64,17 @@ class _Assemble(beam.DoFn):
         self._cache: dict[str, tuple[int, int, StoryIndex]] = {}  # key -> (generation, bag size, index)
 
     def process(self, element, arrivals=beam.DoFn.StateParam(ARRIVALS),
-                generation=beam.DoFn.StateParam(GENERATION), expiry=beam.DoFn.TimerParam(EXPIRY)):
+                progress=beam.DoFn.StateParam(PROGRESS), expiry=beam.DoFn.TimerParam(EXPIRY)):
         key, story = element
         self.progress.tick()
         with self.timer():
-            index, bag_size = self._index(key, arrivals, generation)
+            index, bag_size = self._index(key, arrivals, progress)
             evicted_before = index.stats["evicted_stories"]
             status, upserts = index.add(story)
             if status == ADDED:
                 arrivals.add(story)
                 bag_size += 1
-            bag_size = self._save(key, index, bag_size, arrivals, generation, evicted_before, expiry)
+            bag_size = self._save(key, index, bag_size, arrivals, progress, evicted_before, expiry)
         if status != ADDED:
             Metrics.counter(NAMESPACE, f"dead_letter_{status}").inc()
             detail = (f"published_at {story.published_at} is older than the event-time frontier minus the "
@@ -84,29 +87,30 @@ class _Assemble(beam.DoFn):
 
     @userstate.on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam,
-               arrivals=beam.DoFn.StateParam(ARRIVALS), generation=beam.DoFn.StateParam(GENERATION),
+               arrivals=beam.DoFn.StateParam(ARRIVALS), progress=beam.DoFn.StateParam(PROGRESS),
                expiry=beam.DoFn.TimerParam(EXPIRY)):
         with self.timer():
-            index, bag_size = self._index(key, arrivals, generation)
+            index, bag_size = self._index(key, arrivals, progress)
             evicted_before = index.stats["evicted_stories"]
             # The watermark passed `fired`: nothing on time can be older than fired - allowed lateness.
             index.advance(float(fired.micros) / 1e6)
-            self._save(key, index, bag_size, arrivals, generation, evicted_before, expiry)
+            self._save(key, index, bag_size, arrivals, progress, evicted_before, expiry)
         return []
 
-    def _index(self, key, arrivals, generation) -> tuple[StoryIndex, int]:
-        current = generation.read() or 0
+    def _index(self, key, arrivals, progress) -> tuple[StoryIndex, int]:
+        generation, frontier = progress.read() or (0, float("-inf"))
         cached = self._cache.get(key)
-        if cached is not None and cached[0] == current:
+        if cached is not None and cached[0] == generation:
             return cached[2], cached[1]
         self.rebuilt.inc()
         index, bag_size = StoryIndex(self.settings), 0
         for story in arrivals.read():
             index.add(story)
             bag_size += 1
+        index.advance(frontier)  # timer-driven advances are not in the bag
         return index, bag_size
 
-    def _save(self, key, index, bag_size, arrivals, generation, evicted_before, expiry) -> int:
+    def _save(self, key, index, bag_size, arrivals, progress, evicted_before, expiry) -> int:
         self.evicted.inc(index.stats["evicted_stories"] - evicted_before)
         live = len(index.held)
         if bag_size - live >= max(_COMPACT_MIN, live):
@@ -114,13 +118,13 @@ class _Assemble(beam.DoFn):
             for held in index.held.values():  # dict order is arrival order
                 arrivals.add(held.story)
             bag_size = live
-        current = (generation.read() or 0) + 1
-        generation.write(current)
-        self._cache[key] = (current, bag_size, index)
+        generation = (progress.read() or (0, 0.0))[0] + 1
+        progress.write((generation, index.frontier))
+        self._cache[key] = (generation, bag_size, index)
         self.held.set(live)
         oldest = index.oldest_expiry()
-        if self.watermark_timers and oldest is not None:
-            s = self.settings
+        s = self.settings
+        if self.watermark_timers and oldest is not None and s.horizon_s != float("inf"):
             expiry.set(Timestamp(seconds=oldest + s.horizon_s + s.allowed_lateness_s + 1))
         return bag_size
 
