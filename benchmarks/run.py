@@ -138,7 +138,8 @@ def _in_subprocess(kind: str, corpus: pathlib.Path, peers_dir: pathlib.Path = PE
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise RuntimeError(f"{kind} failed with status {status}")
+        signal_note = " (SIGKILL: out of memory?)" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9 else ""
+        raise RuntimeError(f"{kind} failed with wait status {status}{signal_note}")
     result = json.loads(output.decode().strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # kilobytes; the largest of the child and its descendants
     return result
@@ -180,8 +181,13 @@ def scale_curve(sizes: list[int]) -> list[dict]:
     curve = []
     for stories in sizes:
         corpus = _corpus(stories)
-        run = _in_subprocess("pipeline", corpus)
-        corpus.unlink()
+        try:
+            run = _in_subprocess("pipeline", corpus)
+        except RuntimeError as failure:  # e.g. killed for memory: a result, not a reason to lose the others
+            curve.append({"stories": stories, "failed": str(failure)})
+            continue
+        finally:
+            corpus.unlink()
         curve.append({"stories": stories, "seconds": run["seconds"], "stories_per_s": stories / run["seconds"],
                       "peak_rss_mib": run["peak_rss_mib"]})
     return curve
@@ -244,7 +250,8 @@ def _targets(results: dict, curve: list[dict]) -> list[str]:
     if best and rate("datatrove"):
         lines.append(f"- End to end >= 3x datatrove (one tier, no merge): {best / rate('datatrove'):.2f}x — "
                      f"{check(best >= 3 * rate('datatrove'))}.")
-    by_size = {point["stories"]: point for point in curve}
+    by_size = {point["stories"]: point for point in curve if "failed" not in point}
+    lines += [f"- {point['stories']:,} stories: {point['failed']} — **missed**." for point in curve if "failed" in point]
     if 10_000 in by_size and 100_000 in by_size:
         growth = by_size[100_000]["seconds"] / by_size[10_000]["seconds"]
         lines.append(f"- Cost ~linear, time(100k)/time(10k) <= 12: {growth:.1f} — {check(growth <= 12)}.")
@@ -253,7 +260,7 @@ def _targets(results: dict, curve: list[dict]) -> list[str]:
         lines.append(f"- 1,000,000 stories in < 15 min with < 8 GiB: {million['seconds'] / 60:.1f} min, "
                      f"{million['peak_rss_mib'] / 1024:.1f} GiB — "
                      f"{check(million['seconds'] < 900 and million['peak_rss_mib'] < 8192)}.")
-    elif curve:
+    elif by_size:
         largest = max(by_size)
         projected = by_size[largest]["seconds"] * 1_000_000 / largest / 60
         lines.append(f"- 1,000,000 stories in < 15 min: not run (at {by_size[largest]['stories_per_s']:,.0f} "
@@ -288,7 +295,7 @@ def markdown(results: dict, stories: int, repeats: int, command: str, curve: lis
         lines += ["", "### Scale curve (our pipeline, DirectRunner in memory, one run per size)", "",
                   "| stories | seconds | stories/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
         lines += [f"| {p['stories']:,} | {p['seconds']:.1f} | {p['stories_per_s']:,.0f} | {p['peak_rss_mib']:,.0f} |"
-                  for p in curve]
+                  if "failed" not in p else f"| {p['stories']:,} | {p['failed']} | - | - |" for p in curve]
     lines += [""] + _targets(results, list(curve))
     if profiled:
         total = sum(profiled["by_package"].values())

@@ -75,3 +75,16 @@ def test_streaming_benchmark_runs_on_a_tiny_replay(tmp_path):
     text = out.read_text()
     assert text.startswith("# Benchmarks\n\nbatch table\n\n## Streaming")
     assert "latency p99" in text and "200 / 0" in text and "| placed | elapsed | RSS |" in text
+
+
+def test_a_scale_point_killed_for_memory_is_reported_as_missed_not_lost(monkeypatch):
+    from benchmarks import run
+
+    def killed(kind, corpus, peers_dir=None):
+        raise RuntimeError("pipeline failed with wait status 9 (SIGKILL: out of memory?)")
+
+    monkeypatch.setattr(run, "_in_subprocess", killed)
+    curve = run.scale_curve([20])
+    assert curve == [{"stories": 20, "failed": "pipeline failed with wait status 9 (SIGKILL: out of memory?)"}]
+    text = run.markdown({}, 20, 1, "cmd", curve)
+    assert "| 20 | pipeline failed with wait status 9" in text and "20 stories: pipeline failed" in text
