@@ -51,6 +51,14 @@ class StoryVector:
     hashes: np.ndarray  # uint32, sorted
     weights: np.ndarray  # float32, same order, unit length
 
+    def to_bytes(self) -> bytes:
+        return self.hashes.astype(np.uint32).tobytes() + self.weights.astype(np.float32).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoryVector:
+        half = len(data) // 2
+        return cls(np.frombuffer(data, np.uint32, half // 4), np.frombuffer(data, np.float32, offset=half))
+
 
 def _terms_with_case(text: str) -> list[tuple[str, bool]]:
     """(casefolded term, capitalised mid-sentence) for each non-stopword token.

@@ -7,10 +7,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from dedup.lsh import band_params
 from dedup.shingles import jaccard
-from dedup.story import cosine
+from dedup.story import StoryVector, cosine
 from pipeline.options import DedupOptions, canonical_policy, sketch_config
-from transforms.candidates import CandidatePairs
-from transforms.cluster import GuardedClusters, NeighbourProfiles
+from transforms.candidates import CandidatePairs, ScoredNeighbours
+from transforms.cluster import GuardedClusters
 from transforms.merge import MergeStories
 from transforms.read import ReadJsonLines
 from transforms.sketch import SketchStories, StoryNodes
@@ -45,7 +45,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
         variant_nodes
         | "VariantCandidates" >> CandidatePairs("variant", bands, rows, None, options.max_bucket_size)
         | "VerifyVariants" >> VerifyPairs("variant", variant_nodes, jaccard, options.variant_threshold)
-    ).edges
+    )
     variant_groups = variant_edges | "VariantGroups" >> GuardedClusters(
         "variant", variant_nodes, jaccard, options.variant_threshold, options.cc_rounds, options.max_component_size
     )
@@ -53,17 +53,12 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     story = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
     story_nodes = story["nodes"]
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
-    scored = (
-        story_nodes
-        | "StoryCandidates" >> CandidatePairs("story", bands, rows, horizon_s, options.max_bucket_size)
-        | "VerifyStories" >> VerifyPairs("story", story_nodes, cosine, options.story_edge_threshold)
+    scored = story_nodes | "StoryCandidates" >> ScoredNeighbours(
+        "story", bands, rows, horizon_s, options.max_bucket_size, cosine, options.story_edge_threshold,
+        options.story_neighbours, StoryVector.to_bytes, StoryVector.from_bytes,
     )
-    story_edges = scored.edges
-    profiles = None
-    if options.story_neighbours > 0:
-        profiles = (scored.edges, scored.rejected) | "AllScored" >> beam.Flatten() | "Profiles" >> NeighbourProfiles(
-            options.story_neighbours
-        )
+    story_edges = scored["edges"]
+    profiles = scored["profiles"] if options.story_neighbours > 0 else None
     story_clusters = story_edges | "StoryClusters" >> GuardedClusters(
         "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size,
         profiles,

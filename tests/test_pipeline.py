@@ -10,13 +10,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.cluster import union_find
+from dedup.lsh import BUCKET_ANCHORS
 from pipeline.graph import group_stories
 from pipeline.options import DedupOptions
 from pipeline.run import run
 from schemas.records import TierNode
 from tests.conftest import REJECTS, SAMPLE
 from tests.helpers import read_jsonl, write_jsonl
-from transforms.candidates import BUCKET_ANCHORS, CandidatePairs
+from transforms.candidates import CandidatePairs
 from transforms.components import ConnectedComponents
 
 SAMPLE_RECORDS = [orjson.loads(line) for line in SAMPLE.read_bytes().splitlines()]

@@ -14,7 +14,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from dedup.cluster import average_link_matrix, blended_similarity, neighbour_profile, time_windows
+from dedup.cluster import average_link_matrix, blended_similarity, time_windows
 from transforms.components import ConnectedComponents
 from transforms.metrics import NAMESPACE, StageTimer
 
@@ -65,28 +65,11 @@ def _component_or_self(element):
         yield (labels[0] if labels else key), (key, node, profile)
 
 
-class NeighbourProfiles(beam.PTransform):
-    """Scored candidate edges (verified and rejected) -> (key, k-nearest-neighbour profile)."""
-
-    def __init__(self, k: int):
-        super().__init__()
-        self.k = k
-
-    def expand(self, scored_edges):
-        k = self.k
-        return (
-            scored_edges
-            | "BothEnds" >> beam.FlatMap(lambda e: [(e.a, (e.b, e.similarity)), (e.b, (e.a, e.similarity))])
-            | "GroupNode" >> beam.GroupByKey()
-            | "TopK" >> beam.Map(lambda kv: (kv[0], neighbour_profile(kv[0], kv[1], k)))
-        )
-
-
 class GuardedClusters(beam.PTransform):
     """Edges of one tier -> (key, cluster label) for every node in `nodes`.
 
     The label is the smallest key in the cluster; nodes without edges are their own cluster. Given
-    `profiles` (key -> neighbour profile, from `NeighbourProfiles`), average-link runs on a blend of
+    `profiles` (key -> neighbour profile, from `ScoredNeighbours`), average-link runs on a blend of
     the tier's direct similarity and the second-order profile similarity (`blended_similarity`).
     """
 

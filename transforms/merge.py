@@ -34,15 +34,20 @@ class _MergeStory(beam.DoFn):
             if (e.a in uids and e.b in uids) or (e.a in groups and e.b in groups)
         ]
         table, n_docs = df
+        features: dict[tuple[bool, str], object] = {}  # the canonical's are reused for every variant
+
+        def feature(story, shingles: bool):
+            key = (shingles, story.uid)
+            if key not in features:
+                features[key] = (
+                    variant_shingles(story, self.config) if shingles
+                    else story_vector(terms_of(story, self.config), table, n_docs, self.config.story_weights)
+                )
+            return features[key]
 
         def similarity(variant, canonical, same_group):
-            if same_group:
-                return jaccard(variant_shingles(variant, self.config), variant_shingles(canonical, self.config))
-            weights = self.config.story_weights
-            return cosine(
-                story_vector(terms_of(variant, self.config), table, n_docs, weights),
-                story_vector(terms_of(canonical, self.config), table, n_docs, weights),
-            )
+            measure = jaccard if same_group else cosine
+            return measure(feature(variant, same_group), feature(canonical, same_group))
 
         with self.timer():
             record = story_record(

@@ -11,8 +11,6 @@ from schemas.records import Edge
 from transforms.joins import AttachValue
 from transforms.metrics import NAMESPACE
 
-REJECTED = "rejected"
-
 
 class _Verify(beam.DoFn):
     def __init__(self, tier: str, similarity: Callable, threshold: float):
@@ -24,20 +22,18 @@ class _Verify(beam.DoFn):
         b, node_b, (a, node_a, bands) = element
         similarity = self.similarity(node_a.payload, node_b.payload)
         estimated = estimate_jaccard(node_a.signature, node_b.signature)
-        edge = Edge(self.tier, a, b, int(bands), round(estimated, 4), round(similarity, 4))
         if similarity < self.threshold:
             self.rejected.inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, edge)
         else:
             self.verified.inc()
-            yield edge
+            yield Edge(self.tier, a, b, int(bands), round(estimated, 4), round(similarity, 4))
 
 
 class VerifyPairs(beam.PTransform):
     """((a, b), bands) -> `Edge` for pairs whose similarity reaches `threshold` (main output).
 
     Two key joins bring each endpoint's compact node (signature and payload, never the body) to
-    the pair. Pairs below the threshold are counted and emitted, scored, under the tag `rejected`.
+    the pair. Pairs below the threshold are counted and dropped.
     """
 
     def __init__(self, tier: str, nodes, similarity: Callable, threshold: float):
@@ -51,7 +47,5 @@ class VerifyPairs(beam.PTransform):
             | "AttachA" >> AttachValue(self.nodes)
             | "KeyByB" >> beam.Map(lambda v: (v[2][0], (v[0], v[1], v[2][1])))
             | "AttachB" >> AttachValue(self.nodes)
-            | "Verify" >> beam.ParDo(_Verify(self.tier, self.similarity, self.threshold)).with_outputs(
-                REJECTED, main="edges"
-            )
+            | "Verify" >> beam.ParDo(_Verify(self.tier, self.similarity, self.threshold))
         )

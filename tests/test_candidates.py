@@ -1,0 +1,118 @@
+"""Candidate generation: pairs from band buckets, and the story tier's in-bucket scoring."""
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from dedup.cluster import neighbour_profile
+from dedup.lsh import BUCKET_ANCHORS, band_params, bucket_pairs
+from dedup.minhash import estimate_jaccard, signatures
+from dedup.story import StoryVector, cosine
+from schemas.records import Edge, TierNode
+from transforms.candidates import CandidatePairs, ScoredNeighbours
+from transforms.verify import VerifyPairs
+
+HOUR = 3600.0
+
+
+def test_bucket_pairs_need_a_home_member_and_the_horizon():
+    members = [("a", 0.0, True), ("b", 10 * HOUR, False), ("c", 80 * HOUR, False), ("d", 5 * HOUR, True)]
+    assert list(bucket_pairs(members, 72 * HOUR, 10)) == [(0, 1), (0, 3), (1, 3)]
+    assert list(bucket_pairs(members, None, 10)) == [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+
+
+def test_oversized_bucket_pairs_only_with_anchors():
+    members = [(f"k{i:03d}", 0.0, True) for i in range(30)]
+    pairs = list(bucket_pairs(members, None, 10))
+    assert {i for i, _ in pairs} == set(range(BUCKET_ANCHORS))
+    assert len(pairs) == sum(29 - i for i in range(BUCKET_ANCHORS))
+
+
+def test_story_vector_bytes_round_trip():
+    vector = StoryVector(np.array([3, 9, 70000], dtype=np.uint32), np.array([0.5, 0.25, 0.125], dtype=np.float32))
+    back = StoryVector.from_bytes(vector.to_bytes())
+    assert np.array_equal(back.hashes, vector.hashes) and back.hashes.dtype == np.uint32
+    assert np.array_equal(back.weights, vector.weights) and back.weights.dtype == np.float32
+    empty = StoryVector.from_bytes(StoryVector(np.empty(0, np.uint32), np.empty(0, np.float32)).to_bytes())
+    assert len(empty.hashes) == len(empty.weights) == 0
+
+
+def _random_story_nodes(n: int, seed: int) -> list[tuple[str, TierNode]]:
+    """Term vectors over a small shared vocabulary (many random candidates), spread over 10 days."""
+    rng = np.random.default_rng(seed)
+    nodes = []
+    for i in range(n):
+        hashes = np.unique(rng.integers(0, 400, rng.integers(5, 40)).astype(np.uint32) * np.uint32(2654435761))
+        weights = rng.random(len(hashes)).astype(np.float32)
+        weights /= np.float32(np.linalg.norm(weights))
+        signature = signatures([hashes], 128, 1)[0]
+        nodes.append((f"n{i:04d}", TierNode(float(rng.integers(0, 240)) * HOUR, signature, StoryVector(hashes, weights))))
+    return nodes
+
+
+def test_scored_neighbours_equal_candidate_pairs_then_verification():
+    """In-bucket scoring finds the same edges (bands, estimate, similarity) as pairs + joins, and
+    each profile is built from all of the node's scored candidates, rejected ones included."""
+    nodes = _random_story_nodes(120, seed=3)
+    bands, rows = band_params(0.05, 128)
+    horizon, cap, threshold, k = 72 * HOUR, 8, 0.12, 4
+    with TestPipeline() as p:
+        expected_edges = (
+            p
+            | "Nodes" >> beam.Create(nodes)
+            | CandidatePairs("story", bands, rows, horizon, cap)
+            | VerifyPairs("story", p | "NodesAgain" >> beam.Create(nodes), cosine, threshold)
+        )
+        scored = p | "NodesThird" >> beam.Create(nodes) | ScoredNeighbours(
+            "story", bands, rows, horizon, cap, cosine, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes
+        )
+        expected_profiles = (
+            p
+            | "NodesFourth" >> beam.Create(nodes)
+            | "AllPairs" >> CandidatePairs("story", bands, rows, horizon, cap)
+            | beam.FlatMap(_both_directions_scored, dict(nodes))
+            | beam.GroupByKey()
+            | beam.MapTuple(lambda key, scored: (key, neighbour_profile(key, scored, k)))
+        )
+        _assert_agree(scored["edges"], expected_edges, lambda e: (e.a, e.b), "edges", at_least=5)
+        _assert_agree(scored["profiles"], expected_profiles, lambda kv: kv[0], "profiles", at_least=20)
+
+
+def _assert_agree(got, expected, key, label, at_least):
+    """Both collections hold the same values under the same keys (and at least `at_least` of them)."""
+    agree = (
+        (got | f"Got{label}" >> beam.Map(lambda v: (key(v), v)),
+         expected | f"Expected{label}" >> beam.Map(lambda v: (key(v), v)))
+        | f"Both{label}" >> beam.Flatten()
+        | f"Group{label}" >> beam.GroupByKey()
+        | f"Agree{label}" >> beam.MapTuple(lambda _, values: len(values) == 2 and values[0] == values[1])
+        | f"Count{label}" >> beam.combiners.Count.PerElement()
+    )
+
+    def check(counts):
+        assert len(counts) == 1 and counts[0][0] is True and counts[0][1] >= at_least, counts
+
+    assert_that(agree, check, label=label)
+
+
+def _both_directions_scored(pair, nodes):
+    (a, b), _ = pair
+    similarity = round(cosine(nodes[a].payload, nodes[b].payload), 4)
+    yield a, (b, similarity)
+    yield b, (a, similarity)
+
+
+def test_scored_edges_carry_the_minhash_estimate():
+    nodes = _random_story_nodes(40, seed=5)
+    signature = {key: node.signature for key, node in nodes}
+    with TestPipeline() as p:
+        edges = p | beam.Create(nodes) | ScoredNeighbours(
+            "story", 32, 1, None, 100, cosine, 0.0, 0, StoryVector.to_bytes, StoryVector.from_bytes
+        )
+        assert_that(
+            edges["edges"] | beam.Map(lambda e: (isinstance(e, Edge), e.estimated == round(
+                estimate_jaccard(signature[e.a], signature[e.b]), 4), e.a < e.b)) | beam.Distinct(),
+            equal_to([(True, True, True)]),
+        )
