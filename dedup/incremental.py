@@ -32,7 +32,7 @@ from dedup.lsh import band_hashes
 from dedup.merge import DEFAULT_POLICY, Member, story_record
 from dedup.minhash import signatures
 from dedup.shingles import jaccard
-from dedup.story import DF_BUCKETS, StoryTerms, StoryVector, cosine, df_buckets, story_vector
+from dedup.story import DF_BUCKETS, StoryTerms, StoryVector, cosine, df_buckets, signature_terms, story_vector
 from schemas.records import SOURCE_TYPES, WireStory
 
 ADDED, TOO_LATE, DUPLICATE_ID = "added", "too_late", "duplicate_id"  # the last two are dead-letter reasons
@@ -228,7 +228,8 @@ class StoryIndex:
         np.add.at(self.df, df_buckets(terms.hashes), 1)
         self.n_docs += 1
         vector = story_vector(terms, self.df, self.n_docs, s.config.story_weights)
-        signature = signatures([vector.hashes], s.config.num_perm, s.config.seed)[0]
+        top = signature_terms(vector, s.config.story_weights.signature_terms)
+        signature = signatures([top], s.config.num_perm, s.config.seed)[0]
         bands, rows = s.story_bands
         keys = list(enumerate(band_hashes(signature, bands, rows)))
         held.group = uid

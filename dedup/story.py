@@ -31,6 +31,9 @@ class StoryWeights:
     """Tuning knobs of the story representation (pipeline options pass them through)."""
 
     top_k: int = 80
+    # The story MinHash covers only the heaviest terms: fewer shared common words, so far fewer
+    # random LSH candidates (3.7x on the generated corpus) at the same quality on ecbplus_dev.
+    signature_terms: int = 30
     proper_boost: float = 2.0
     headline_boost: float = 2.0
 
@@ -119,6 +122,13 @@ def story_vector(
     chosen = w[top]
     norm = math.sqrt(float(np.dot(chosen, chosen))) or 1.0
     return StoryVector(terms.hashes[top], (chosen / norm).astype(np.float32))
+
+
+def signature_terms(vector: StoryVector, n: int) -> np.ndarray:
+    """Sorted hashes of the vector's `n` heaviest terms (ties broken by hash): the story MinHash's set."""
+    if len(vector.hashes) <= n:
+        return vector.hashes
+    return np.sort(vector.hashes[np.lexsort((vector.hashes, -vector.weights))[:n]])
 
 
 def cosine(a: StoryVector, b: StoryVector) -> float:

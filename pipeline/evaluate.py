@@ -33,6 +33,7 @@ SWEEP = {
     "story_threshold": ("0.2", "0.25", "0.27", "0.3", "0.33", "0.35"),
     "story_neighbours": ("0", "5", "10", "15"),
     "story_top_k": ("40", "80", "150"),
+    "story_signature_terms": ("20", "30", "50", "80"),
     "variant_threshold": ("0.3", "0.5", "0.7"),
     "shingle_size": ("3", "4", "5"),
     "num_perm": ("64", "128", "256"),

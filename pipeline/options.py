@@ -71,6 +71,9 @@ class DedupOptions(PipelineOptions):
                                   "Default: %(default)s.")
         stories.add_argument("--story_top_k", type=int, default=StoryWeights.top_k,
                              help="Salient terms per story. Default: %(default)s.")
+        stories.add_argument("--story_signature_terms", type=int, default=StoryWeights.signature_terms,
+                             help="Heaviest salient terms in the story MinHash (LSH candidates); the "
+                                  "similarity uses all --story_top_k. Default: %(default)s.")
         stories.add_argument("--proper_noun_boost", type=float, default=StoryWeights.proper_boost,
                              help="Weight factor of name-like terms. Default: %(default)s.")
         stories.add_argument("--headline_boost", type=float, default=StoryWeights.headline_boost,
@@ -131,6 +134,7 @@ def sketch_config(options: DedupOptions) -> SketchConfig:
         max_sketch_chars=options.max_sketch_chars,
         story_weights=StoryWeights(
             top_k=options.story_top_k,
+            signature_terms=options.story_signature_terms,
             proper_boost=options.proper_noun_boost,
             headline_boost=options.headline_boost,
         ),

@@ -164,11 +164,15 @@ def test_shared_boilerplate_neither_merges_stories_nor_goes_quadratic(tmp_path, 
     path = write_jsonl(tmp_path / "boilerplate.jsonl", boilerplate_corpus(random.Random(7), n))
     report = run(["--input", str(path), "--output", str(tmp_path / "out")])
     assert report["stories"] == n  # unrelated stories stay apart
-    for tier in ("variant", "story"):
-        figures = report["tiers"][tier]
-        assert figures["buckets_capped"] > 0  # the boilerplate made hot buckets, and they were capped
+    cap = report["options"]["max_bucket_size"]
+    variant, story = report["tiers"]["variant"], report["tiers"]["story"]
+    assert variant["buckets_capped"] > 0  # the boilerplate made hot buckets, and they were capped
+    assert variant["bucket_size"]["max"] > cap
+    # The story MinHash covers each story's heaviest terms only, which the shared boilerplate's
+    # (common) words are not: no story bucket needs the cap, and any that did would have it.
+    assert story["buckets_capped"] > 0 or story["bucket_size"]["max"] <= cap
+    for figures in (variant, story):
         assert figures["candidate_pairs"] <= 50 * n  # linear, not n^2 / 2 = 5e7
-        assert figures["bucket_size"]["max"] > report["options"]["max_bucket_size"]
 
 
 def test_a_gradually_changing_chain_does_not_collapse_into_one_story(tmp_path):

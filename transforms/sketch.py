@@ -13,7 +13,7 @@ from apache_beam.metrics import Metrics
 
 from dedup.features import SketchConfig, terms_of, variant_shingles
 from dedup.minhash import signatures
-from dedup.story import DF_BUCKETS, df_buckets, story_vector
+from dedup.story import DF_BUCKETS, df_buckets, signature_terms, story_vector
 from schemas.records import TierNode
 from transforms.joins import AttachValue
 from transforms.metrics import NAMESPACE, Progress, StageTimer
@@ -86,7 +86,8 @@ def _story_node(element, df, config: SketchConfig):
     group, (ts, terms) = element
     table, n_docs = df
     vector = story_vector(terms, table, n_docs, config.story_weights)
-    signature = signatures([vector.hashes], config.num_perm, config.seed)[0]
+    top = signature_terms(vector, config.story_weights.signature_terms)
+    signature = signatures([top], config.num_perm, config.seed)[0]
     return group, TierNode(ts, signature, vector)
 
 
