@@ -27,18 +27,19 @@ from transforms.metrics import NAMESPACE
 PROFILES = "profiles"
 
 
-def _time_bucket(ts: float, horizon_s: float | None) -> int:
-    return 0 if horizon_s is None else math.floor(ts / horizon_s)
+# Time buckets span this many horizons: only items within one horizon of the next bucket visit it.
+BUCKET_HORIZONS = 2
 
 
 class _BandKeys(beam.DoFn):
     """(key, TierNode) -> ((tier, band, band hash, time bucket), (key, ts, is_home[, node bytes])).
 
-    With a time horizon H, an item goes to its home bucket floor(ts / H) and, as a visitor, to
-    the next one; two items within H of each other always share a bucket where at least one is
-    home, and only such pairs are formed, so each pair is found once per band. With `pack`, the
-    node's payload travels too, packed into bytes: plain bytes cost the shuffle a copy, where a
-    pickled node would cost it a pickling per band.
+    With a time horizon H, an item goes to its home bucket floor(ts / 2H) and, when it lies
+    within H of the next bucket, to that one as a visitor (half the items, so a quarter fewer
+    copies than buckets of width H). Two items within H of each other always share a bucket where
+    at least one is home, and only such pairs are formed, so each pair is found once per band.
+    With `pack`, the node's payload travels too, packed into bytes: plain bytes cost the shuffle
+    a copy, where a pickled node would cost it a pickling per band.
     """
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None,
@@ -48,11 +49,16 @@ class _BandKeys(beam.DoFn):
 
     def process(self, element):
         key, node = element
-        home = _time_bucket(node.ts, self.horizon_s)
+        if self.horizon_s is None:
+            home, visits = 0, False
+        else:
+            width = BUCKET_HORIZONS * self.horizon_s
+            home = math.floor(node.ts / width)
+            visits = node.ts + self.horizon_s >= (home + 1) * width
         carried = (self.pack(node.payload),) if self.pack else ()
         for band, band_hash in enumerate(band_hashes(node.signature, self.bands, self.rows)):
             yield (self.tier, band, band_hash, home), (key, node.ts, True) + carried
-            if self.horizon_s is not None:
+            if visits:
                 yield (self.tier, band, band_hash, home + 1), (key, node.ts, False) + carried
 
 
