@@ -27,6 +27,38 @@ def band_hashes(signature: np.ndarray, bands: int, rows: int) -> list[int]:
     return [xxhash.xxh3_64_intdigest(row.tobytes()) for row in view]
 
 
+# Time buckets span this many horizons: only items within one horizon of the next bucket visit it.
+BUCKET_HORIZONS = 2
+
+
+def time_buckets(ts: np.ndarray, horizon_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's home time bucket floor(ts / 2H), and whether it lies within H of the next one.
+
+    An item visits the next bucket as well when it is that close to it (half the items, so a
+    quarter fewer copies than buckets of width H). Two items within H of each other always share
+    a bucket where at least one is home. Without a horizon, everything is in bucket 0.
+    """
+    if horizon_s is None:
+        return np.zeros(len(ts), dtype=np.int64), np.zeros(len(ts), dtype=bool)
+    width = BUCKET_HORIZONS * horizon_s
+    home = np.floor(ts / width).astype(np.int64)
+    return home, ts + horizon_s >= (home + 1) * width
+
+
+def bucket_runs(hashes: np.ndarray, buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group entries by (band hash, time bucket) with one sort.
+
+    Returns the entries' order and the start and length of each run of equal keys in that order:
+    each run is one LSH bucket.
+    """
+    order = np.lexsort((buckets, hashes))
+    if len(order) == 0:
+        return order, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    h, b = hashes[order], buckets[order]
+    starts = np.concatenate(([0], np.flatnonzero((h[1:] != h[:-1]) | (b[1:] != b[:-1])) + 1))
+    return order, starts, np.diff(np.append(starts, len(order)))
+
+
 # Members of an oversized bucket are each paired with this many anchors (its first members by
 # key) instead of with every other member: linear work, and true near-duplicates still connect.
 BUCKET_ANCHORS = 5

@@ -63,41 +63,35 @@ class StoryVector:
         return cls(np.frombuffer(data, np.uint32, half // 4), np.frombuffer(data, np.float32, offset=half))
 
 
-def _terms_with_case(text: str) -> list[tuple[str, bool]]:
-    """(casefolded term, capitalised mid-sentence) for each non-stopword token.
-
-    A token starts a sentence when only spaces/tabs separate it from a sentence-ending character
-    or the start of the text; the regex captures that separator, so the scan stays in C.
-    """
-    out = []
-    for sentence_start, token in _TERM_AFTER.findall("\n" + text):
-        term = token.casefold()
-        if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
-            continue
-        out.append((term, token[0].isupper() and not sentence_start))
-    return out
-
-
 def story_terms(headline: str, body: str, weights: StoryWeights = StoryWeights()) -> StoryTerms:
+    """Term counts of a story, with headline occurrences boosted and proper nouns marked.
+
+    A term is proper when at least half its occurrences are capitalised mid-sentence. A token
+    starts a sentence when only spaces/tabs separate it from a sentence-ending character or the
+    start of the text; the regex captures that separator, and the (separator, token) pairs are
+    counted in C first, so the Python loop runs once per distinct pair, not once per token.
+    """
     counts: dict[str, float] = {}
-    seen: Counter[str] = Counter()
-    capitalised: Counter[str] = Counter()
+    seen: dict[str, int] = {}
+    capitalised: dict[str, int] = {}
     for text, boost in ((clean_headline(headline), weights.headline_boost), (clean_body(body), 1.0)):
-        terms_here = _terms_with_case(unify(text))
-        occurrences = Counter(term for term, _ in terms_here)
-        for term, n in occurrences.items():
+        for (sentence_start, token), n in Counter(_TERM_AFTER.findall("\n" + unify(text))).items():
+            term = token.casefold()
+            if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
+                continue
             counts[term] = counts.get(term, 0.0) + boost * n
-        seen.update(occurrences)
-        capitalised.update(term for term, is_cap in terms_here if is_cap)
+            seen[term] = seen.get(term, 0) + n
+            if token[0].isupper() and not sentence_start:
+                capitalised[term] = capitalised.get(term, 0) + n
     terms = sorted(counts)
     hashes = term_hashes(terms)
     order = np.argsort(hashes, kind="stable")
     hashes, keep = np.unique(hashes[order], return_index=True)  # drop (rare) hash collisions
-    picked = order[keep]
+    picked = [terms[i] for i in order[keep]]
     return StoryTerms(
         hashes=hashes,
-        counts=np.array([counts[terms[i]] for i in picked], dtype=np.float32),
-        proper=np.array([2 * capitalised[terms[i]] >= seen[terms[i]] > 0 and capitalised[terms[i]] > 0 for i in picked], dtype=bool),
+        counts=np.array([counts[t] for t in picked], dtype=np.float32),
+        proper=np.array([2 * capitalised.get(t, 0) >= seen[t] and t in capitalised for t in picked], dtype=bool),
     )
 
 

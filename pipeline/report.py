@@ -33,6 +33,16 @@ def metric_values(result) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
     return counters, distributions
 
 
+def _bucket_sizes(tier: str, counters: dict, distributions: dict) -> dict[str, float] | None:
+    """LSH bucket size figures: the bucket steps count buckets and entries, and record the extremes."""
+    buckets, extremes = counters.get(f"{tier}_buckets", 0), distributions.get(f"{tier}_bucket_size_extremes")
+    if not buckets or extremes is None:
+        return None
+    entries = counters.get(f"{tier}_bucket_entries", 0)
+    return {"count": buckets, "sum": entries, "min": extremes["min"], "max": extremes["max"],
+            "mean": round(entries / buckets, 3)}
+
+
 def build_report(summary: list, counters: dict, distributions: dict, wall_seconds: float, options: dict) -> dict[str, Any]:
     """The run report; `options` are the grouping options (their limits are echoed under "limits")."""
     by_file: dict[str, dict[str, int]] = {}
@@ -74,7 +84,7 @@ def build_report(summary: list, counters: dict, distributions: dict, wall_second
             "pairs_verified": verified,
             "pairs_rejected": rejected,
             "buckets_capped": counters.get(f"{tier}_buckets_capped", 0),
-            "bucket_size": distributions.get(f"{tier}_bucket_size"),
+            "bucket_size": _bucket_sizes(tier, counters, distributions),
             "component_size": distributions.get(f"{tier}_component_size"),
             "components_split": counters.get(f"{tier}_components_split", 0),
             "cc_unconverged_edges": counters.get(f"{tier}_cc_unconverged_edges", 0),

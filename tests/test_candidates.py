@@ -7,7 +7,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.cluster import neighbour_profile
-from dedup.lsh import BUCKET_ANCHORS, band_params, bucket_pairs
+from dedup.lsh import BUCKET_ANCHORS, band_hashes, band_params, bucket_pairs, bucket_runs, time_buckets
 from dedup.minhash import estimate_jaccard, signatures
 from dedup.story import StoryVector, cosine
 from schemas.records import Edge, TierNode
@@ -28,6 +28,47 @@ def test_oversized_bucket_pairs_only_with_anchors():
     pairs = list(bucket_pairs(members, None, 10))
     assert {i for i, _ in pairs} == set(range(BUCKET_ANCHORS))
     assert len(pairs) == sum(29 - i for i in range(BUCKET_ANCHORS))
+
+
+def test_bucket_runs_group_equal_hash_and_time_bucket():
+    hashes = np.array([7, 3, 7, 7, 3, 9], dtype=np.uint64)
+    buckets = np.array([0, 1, 1, 0, 1, 0], dtype=np.int64)
+    order, starts, lengths = bucket_runs(hashes, buckets)
+    runs = [sorted(order[s : s + n].tolist()) for s, n in zip(starts, lengths)]
+    assert sorted(runs) == [[0, 3], [1, 4], [2], [5]]
+    assert lengths.sum() == len(hashes)
+    empty = bucket_runs(np.empty(0, np.uint64), np.empty(0, np.int64))
+    assert [len(a) for a in empty] == [0, 0, 0]
+
+
+def test_time_buckets_visit_the_next_bucket_only_within_one_horizon():
+    home, visits = time_buckets(np.array([0.0, 71.0, 72.0, 144.0, 215.0]), 72.0)
+    assert home.tolist() == [0, 0, 0, 1, 1] and visits.tolist() == [False, False, True, False, False]
+    home, visits = time_buckets(np.array([5.0, 1e9]), None)
+    assert home.tolist() == [0, 0] and not visits.any()
+
+
+def _brute_force_pairs(nodes, bands, rows, horizon):
+    """Every pair within the horizon, with the number of bands whose keys are equal."""
+    keys = {key: band_hashes(node.signature, bands, rows) for key, node in nodes}
+    pairs = {}
+    for i, (a, node_a) in enumerate(nodes):
+        for b, node_b in nodes[i + 1 :]:
+            shared = sum(x == y for x, y in zip(keys[a], keys[b]))
+            if shared and abs(node_a.ts - node_b.ts) <= horizon:
+                pairs[tuple(sorted((a, b)))] = shared
+    return sorted(pairs.items())
+
+
+def test_candidate_pairs_equal_brute_force_band_matching():
+    """Blocks, shards and time buckets find every pair within the horizon once per shared band."""
+    nodes = _random_story_nodes(300, seed=11)
+    bands, rows = band_params(0.05, 128)
+    expected = _brute_force_pairs(nodes, bands, rows, 72 * HOUR)
+    assert len(expected) > 100 and any(n > 1 for _, n in expected)
+    with TestPipeline() as p:
+        pairs = p | beam.Create(nodes) | CandidatePairs("story", bands, rows, 72 * HOUR, len(nodes))
+        assert_that(pairs, equal_to(expected))
 
 
 def test_story_vector_bytes_round_trip():

@@ -9,16 +9,16 @@ Two ways to turn buckets into scored pairs, chosen by the tier's shape:
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
 from dedup.cluster import neighbour_profile
-from dedup.lsh import band_hashes, bucket_pairs
+from dedup.lsh import band_hashes, bucket_pairs, bucket_runs, time_buckets
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
 from transforms.joins import AttachValue
@@ -27,19 +27,19 @@ from transforms.metrics import NAMESPACE
 PROFILES = "profiles"
 
 
-# Time buckets span this many horizons: only items within one horizon of the next bucket visit it.
-BUCKET_HORIZONS = 2
+# Band entries are shuffled in blocks keyed by (tier, band, shard of the band hash): a few large
+# elements instead of one per node and band, and no key holds more than 1/SHARDS of a band.
+BAND_SHARDS = 16
+BATCH_MIN, BATCH_MAX = 64, 2048
 
 
-class _BandKeys(beam.DoFn):
-    """(key, TierNode) -> ((tier, band, band hash, time bucket), (key, ts, is_home[, node bytes])).
+class _BandBlocks(beam.DoFn):
+    """A batch of (key, TierNode) -> ((tier, band, shard), block) for every band and hash shard.
 
-    With a time horizon H, an item goes to its home bucket floor(ts / 2H) and, when it lies
-    within H of the next bucket, to that one as a visitor (half the items, so a quarter fewer
-    copies than buckets of width H). Two items within H of each other always share a bucket where
-    at least one is home, and only such pairs are formed, so each pair is found once per band.
-    With `pack`, the node's payload travels too, packed into bytes: plain bytes cost the shuffle
-    a copy, where a pickled node would cost it a pickling per band.
+    A block holds, for each entry of its band and shard: band hashes, time buckets, home flags
+    (`dedup.lsh.time_buckets`: an item near the end of its bucket also visits the next one),
+    times and keys and, with `pack`, the node payloads packed into bytes (plain bytes cost the
+    shuffle a copy, where a pickled node would cost it a pickling per band).
     """
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None,
@@ -47,50 +47,88 @@ class _BandKeys(beam.DoFn):
         self.tier, self.bands, self.rows, self.horizon_s = tier, bands, rows, horizon_s
         self.pack = pack
 
-    def process(self, element):
-        key, node = element
-        if self.horizon_s is None:
-            home, visits = 0, False
-        else:
-            width = BUCKET_HORIZONS * self.horizon_s
-            home = math.floor(node.ts / width)
-            visits = node.ts + self.horizon_s >= (home + 1) * width
-        carried = (self.pack(node.payload),) if self.pack else ()
-        for band, band_hash in enumerate(band_hashes(node.signature, self.bands, self.rows)):
-            yield (self.tier, band, band_hash, home), (key, node.ts, True) + carried
-            if visits:
-                yield (self.tier, band, band_hash, home + 1), (key, node.ts, False) + carried
+    def process(self, batch):
+        keys, times, band_keys, payloads = [], [], [], []
+        for key, node in batch:
+            hashes = band_hashes(node.signature, self.bands, self.rows)
+            if hashes:  # empty sets have no band keys
+                keys.append(key)
+                times.append(node.ts)
+                band_keys.append(hashes)
+                payloads.append(self.pack(node.payload) if self.pack else None)
+        if not keys:
+            return
+        hashes = np.array(band_keys, dtype=np.uint64)
+        ts = np.array(times, dtype=np.float64)
+        home, visits = time_buckets(ts, self.horizon_s)
+        visitors = np.flatnonzero(visits)
+        node = np.concatenate((np.arange(len(keys)), visitors))
+        bucket = np.concatenate((home, home[visitors] + 1))
+        is_home = np.arange(len(node)) < len(keys)
+        for band in range(self.bands):
+            band_hash = hashes[node, band]
+            shards = band_hash % np.uint64(BAND_SHARDS)
+            for shard in np.unique(shards).tolist():
+                entries = np.flatnonzero(shards == shard)
+                members = node[entries].tolist()
+                yield (self.tier, band, shard), (
+                    band_hash[entries], bucket[entries], is_home[entries], ts[node[entries]],
+                    [keys[i] for i in members], [payloads[i] for i in members] if self.pack else None,
+                )
 
 
-class _Bucket(beam.DoFn):
-    """Base of the bucket steps: members sorted by key, size recorded, the cap counted."""
+class _Buckets(beam.DoFn):
+    """Base of the bucket steps: one shard's blocks -> the LSH buckets with two or more members.
+
+    Each bucket's members are (key, ts, is_home, payload) sorted by key, with the index pairs
+    `dedup.lsh.bucket_pairs` forms. Counts buckets and their entries, the extremes of their sizes
+    (as a distribution of two values per shard) and the capped ones.
+    """
 
     def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int):
         self.horizon_s, self.max_bucket_size = horizon_s, max_bucket_size
         self.capped = Metrics.counter(NAMESPACE, f"{tier}_buckets_capped")
-        self.bucket_sizes = Metrics.distribution(NAMESPACE, f"{tier}_bucket_size")
+        self.buckets = Metrics.counter(NAMESPACE, f"{tier}_buckets")
+        self.entries = Metrics.counter(NAMESPACE, f"{tier}_bucket_entries")
+        self.size_extremes = Metrics.distribution(NAMESPACE, f"{tier}_bucket_size_extremes")
 
-    def pairs(self, members):
-        members.sort(key=lambda m: m[0])
-        self.bucket_sizes.update(len(members))
-        if len(members) > self.max_bucket_size:
-            self.capped.inc()
-        return bucket_pairs([m[:3] for m in members], self.horizon_s, self.max_bucket_size)
+    def shared_buckets(self, blocks):
+        hashes, buckets, home, ts, keys, payloads = zip(*blocks)
+        ts = np.concatenate(ts).tolist()
+        home = np.concatenate(home).tolist()
+        keys = [key for block in keys for key in block]
+        payloads = [p for block in payloads for p in block] if payloads[0] is not None else [None] * len(keys)
+        order, starts, lengths = bucket_runs(np.concatenate(hashes), np.concatenate(buckets))
+        self.buckets.inc(len(starts))
+        self.entries.inc(len(order))
+        self.size_extremes.update(int(lengths.min()))
+        self.size_extremes.update(int(lengths.max()))
+        self.capped.inc(int(np.count_nonzero(lengths > self.max_bucket_size)))
+        shared = lengths > 1
+        for start, length in zip(starts[shared].tolist(), lengths[shared].tolist()):
+            members = sorted(
+                ((keys[i], ts[i], home[i], payloads[i]) for i in order[start : start + length].tolist()),
+                key=lambda m: m[0],
+            )
+            yield members, bucket_pairs([m[:3] for m in members], self.horizon_s, self.max_bucket_size)
 
 
-class _BucketPairs(_Bucket):
-    """Key pairs (a, b), a < b, of one bucket."""
+class _BucketPairs(_Buckets):
+    """Key pairs (a, b), a < b, of one shard's buckets."""
 
     def process(self, element):
-        members = list(element[1])
-        for i, j in self.pairs(members):
-            yield members[i][0], members[j][0]
+        for members, pairs in self.shared_buckets(element[1]):
+            for i, j in pairs:
+                yield members[i][0], members[j][0]
 
 
 class CandidatePairs(beam.PTransform):
     """(key, TierNode) -> ((a, b), bands shared): every pair sharing at least one LSH band.
 
-    Band buckets are `GroupByKey` keys, so no step sees more than one bucket. A bucket with more
+    Nodes travel in batches: each batch sends one block of band entries per (band, hash shard),
+    so the shuffle moves a few large elements, and a `GroupByKey` step sees one shard of one band
+    (1/`BAND_SHARDS` of it), never the whole corpus. It sorts its entries once to find the buckets
+    (`dedup.lsh.bucket_runs`); only buckets with two or more members reach Python. A bucket with more
     than `max_bucket_size` members (shared boilerplate, a hot term) is capped: each member is
     paired only with the bucket's first few members, and the cap is counted.
     """
@@ -103,15 +141,16 @@ class CandidatePairs(beam.PTransform):
     def expand(self, nodes):
         return (
             nodes
-            | "BandKeys" >> beam.ParDo(_BandKeys(self.tier, self.bands, self.rows, self.horizon_s))
-            | "GroupByBand" >> beam.GroupByKey()
+            | "Batch" >> beam.BatchElements(min_batch_size=BATCH_MIN, max_batch_size=BATCH_MAX)
+            | "BandBlocks" >> beam.ParDo(_BandBlocks(self.tier, self.bands, self.rows, self.horizon_s))
+            | "GroupByShard" >> beam.GroupByKey()
             | "PairsInBucket" >> beam.ParDo(_BucketPairs(self.tier, self.horizon_s, self.max_bucket_size))
             | "CountBands" >> beam.combiners.Count.PerElement()
         )
 
 
-class _ScoreBucket(_Bucket):
-    """Both directions of every scored pair of one bucket: (a, (b, similarity))."""
+class _ScoreBucket(_Buckets):
+    """Both directions of every scored pair of one shard's buckets: (a, (b, similarity))."""
 
     def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int, similarity: Callable,
                  unpack: Callable[[bytes], Any]):
@@ -119,19 +158,19 @@ class _ScoreBucket(_Bucket):
         self.similarity, self.unpack = similarity, unpack
 
     def process(self, element):
-        members = list(element[1])
-        payloads: dict[int, Any] = {}
+        for members, pairs in self.shared_buckets(element[1]):
+            payloads: dict[int, Any] = {}
 
-        def payload(i):
-            if i not in payloads:
-                payloads[i] = self.unpack(members[i][3])
-            return payloads[i]
+            def payload(i):
+                if i not in payloads:
+                    payloads[i] = self.unpack(members[i][3])
+                return payloads[i]
 
-        for i, j in self.pairs(members):
-            similarity = round(self.similarity(payload(i), payload(j)), 4)
-            a, b = members[i][0], members[j][0]
-            yield a, (b, similarity)
-            yield b, (a, similarity)
+            for i, j in pairs:
+                similarity = round(self.similarity(payload(i), payload(j)), 4)
+                a, b = members[i][0], members[j][0]
+                yield a, (b, similarity)
+                yield b, (a, similarity)
 
 
 class _Neighbours(beam.DoFn):
@@ -196,8 +235,9 @@ class ScoredNeighbours(beam.PTransform):
     def expand(self, nodes):
         neighbours = (
             nodes
-            | "BandKeys" >> beam.ParDo(_BandKeys(self.tier, self.bands, self.rows, self.horizon_s, self.pack))
-            | "GroupByBand" >> beam.GroupByKey()
+            | "Batch" >> beam.BatchElements(min_batch_size=BATCH_MIN, max_batch_size=BATCH_MAX)
+            | "BandBlocks" >> beam.ParDo(_BandBlocks(self.tier, self.bands, self.rows, self.horizon_s, self.pack))
+            | "GroupByShard" >> beam.GroupByKey()
             | "ScoreBucket" >> beam.ParDo(
                 _ScoreBucket(self.tier, self.horizon_s, self.max_bucket_size, self.similarity, self.unpack)
             )
