@@ -84,7 +84,8 @@ def _reprint(words: _Words, body: str, headline: str, n: int) -> tuple[str, str]
     return " ".join(tokens), headline
 
 
-def generate(n_stories: int, seed: int = 0, boilerplate_share: float = 0.1) -> list[dict]:
+def generate(n_stories: int, seed: int = 0, boilerplate_share: float = 0.1, days: int = 30) -> list[dict]:
+    """`n_stories` records whose events start at random times over `days` days."""
     words = _Words(seed)
     rng = words.rng
     records: list[dict] = []
@@ -93,7 +94,7 @@ def generate(n_stories: int, seed: int = 0, boilerplate_share: float = 0.1) -> l
         event += 1
         topic = list(words.common[rng.integers(200, len(words.common), size=30)])
         entities = list(words.names[rng.integers(0, len(words.names), size=5)])
-        t0 = START + dt.timedelta(seconds=int(rng.integers(0, 30 * 86400)))
+        t0 = START + dt.timedelta(seconds=int(rng.integers(0, days * 86400)))
         headline = " ".join(entities[:2]) + " " + words.sentences(6, topic, []).rstrip(".")
         body = words.article(int(rng.integers(300, 901)), topic, entities)
         wire = OUTLETS[event % len(OUTLETS)]
@@ -131,9 +132,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stories", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--days", type=int, default=30,
+                        help="event-time span: the same stories over more days are a lower feed rate")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    write(generate(args.stories, args.seed), pathlib.Path(args.out))
+    write(generate(args.stories, args.seed, days=args.days), pathlib.Path(args.out))
 
 
 if __name__ == "__main__":

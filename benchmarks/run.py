@@ -15,7 +15,8 @@ the table reports the median time. Measured here:
 - the tools users would pick instead, each in its own virtualenv under `--peers_dir` (created by
   `--setup_peers`, from the package index): datatrove's local 4-stage MinHash dedup (2 tasks) and
   text-dedup's MinHash script (`--num_proc 2`, offline). Both do one near-duplicate tier and no merge.
-Also: `--scale 10000,100000` times our pipeline at each size (the cost curve) and `--profile`
+Also: `--scale 10000,100000` times our pipeline at each size (the cost curve; `--scale_constant_rate`
+adds the same sizes at a constant feed rate, their event-time span growing with the size) and `--profile`
 writes where the in-memory pipeline's time goes (cProfile, by package).
 """
 from __future__ import annotations
@@ -158,10 +159,10 @@ KINDS = {
 }
 
 
-def _corpus(stories: int) -> pathlib.Path:
+def _corpus(stories: int, days: int = 30) -> pathlib.Path:
     from benchmarks.corpus import generate, write
 
-    return write(generate(stories, seed=0), pathlib.Path(tempfile.mkdtemp()) / f"wire-{stories}.jsonl")
+    return write(generate(stories, seed=0, days=days), pathlib.Path(tempfile.mkdtemp()) / f"wire-{stories}.jsonl")
 
 
 def benchmark(stories: int, repeats: int, kinds: list[str], peers_dir: pathlib.Path = PEERS_DIR
@@ -176,11 +177,16 @@ def benchmark(stories: int, repeats: int, kinds: list[str], peers_dir: pathlib.P
     return results, corpus
 
 
-def scale_curve(sizes: list[int]) -> list[dict]:
-    """Our pipeline (in memory) once per corpus size."""
+def scale_curve(sizes: list[int], constant_rate: bool = False) -> list[dict]:
+    """Our pipeline (in memory) once per corpus size.
+
+    By default every corpus spans 30 days, so 10x the stories is also 10x the feed rate (10x the
+    stories within a story's time horizon). With `constant_rate`, the span grows with the size
+    instead (30 days for the smallest), so the stories per day stay the same.
+    """
     curve = []
     for stories in sizes:
-        corpus = _corpus(stories)
+        corpus = _corpus(stories, days=30 * stories // min(sizes) if constant_rate else 30)
         try:
             run = _in_subprocess("pipeline", corpus)
         except RuntimeError as failure:  # e.g. killed for memory: a result, not a reason to lose the others
@@ -229,7 +235,7 @@ def profile(stories: int, top: int = 12) -> dict:
             "top": functions[:top]}
 
 
-def _targets(results: dict, curve: list[dict]) -> list[str]:
+def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = ()) -> list[str]:
     def rate(kind):
         return results.get(kind, {}).get("stories_per_s")
 
@@ -252,12 +258,14 @@ def _targets(results: dict, curve: list[dict]) -> list[str]:
                      f"{check(best >= 3 * rate('datatrove'))}.")
     by_size = {point["stories"]: point for point in curve if "failed" not in point}
     lines += [f"- {point['stories']:,} stories: {point['failed']} — **missed**." for point in curve if "failed" in point]
-    if len(by_size) >= 2:
-        small, large = min(by_size), max(by_size)
-        growth, allowed = by_size[large]["seconds"] / by_size[small]["seconds"], 1.2 * large / small
-        lines.append(f"- Cost ~linear (the issue's bar: time(100k)/time(10k) <= 12, i.e. 1.2x the size ratio): "
-                     f"time({large:,})/time({small:,}) = {growth:.1f} for {large / small:.0f}x the stories, "
-                     f"bar {allowed:.1f} — {check(growth <= allowed)}.")
+    for label, points in (("30-day corpora", curve), ("constant feed rate", rate_curve)):
+        sizes = {point["stories"]: point for point in points if "failed" not in point}
+        if len(sizes) >= 2:
+            small, large = min(sizes), max(sizes)
+            growth, allowed = sizes[large]["seconds"] / sizes[small]["seconds"], 1.2 * large / small
+            lines.append(f"- Cost ~linear, {label} (the issue's bar: time(100k)/time(10k) <= 12, i.e. 1.2x the size "
+                         f"ratio): time({large:,})/time({small:,}) = {growth:.1f} for {large / small:.0f}x the "
+                         f"stories, bar {allowed:.1f} — {check(growth <= allowed)}.")
     if 1_000_000 in by_size:
         million = by_size[1_000_000]
         lines.append(f"- 1,000,000 stories in < 15 min with < 8 GiB: {million['seconds'] / 60:.1f} min, "
@@ -271,8 +279,16 @@ def _targets(results: dict, curve: list[dict]) -> list[str]:
     return lines
 
 
+def _curve_table(title: str, curve: list[dict]) -> list[str]:
+    if not curve:
+        return []
+    lines = ["", f"### {title}", "", "| stories | seconds | stories/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
+    return lines + [f"| {p['stories']:,} | {p['seconds']:.1f} | {p['stories_per_s']:,.0f} | {p['peak_rss_mib']:,.0f} |"
+                    if "failed" not in p else f"| {p['stories']:,} | {p['failed']} | - | - |" for p in curve]
+
+
 def markdown(results: dict, stories: int, repeats: int, command: str, curve: list[dict] = (),
-             profiled: dict | None = None) -> str:
+             profiled: dict | None = None, rate_curve: list[dict] = ()) -> str:
     base = results.get("datasketch_loop", {}).get("seconds")
     lines = [
         "# Benchmarks",
@@ -294,12 +310,11 @@ def markdown(results: dict, stories: int, repeats: int, command: str, curve: lis
         if results.get(kind, {}).get("stages"):
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in results[kind]["stages"].items())
             lines += ["", f"Processing seconds by stage ({kind}, summed over workers): {stages}."]
-    if curve:
-        lines += ["", "### Scale curve (our pipeline, DirectRunner in memory, one run per size)", "",
-                  "| stories | seconds | stories/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
-        lines += [f"| {p['stories']:,} | {p['seconds']:.1f} | {p['stories_per_s']:,.0f} | {p['peak_rss_mib']:,.0f} |"
-                  if "failed" not in p else f"| {p['stories']:,} | {p['failed']} | - | - |" for p in curve]
-    lines += [""] + _targets(results, list(curve))
+    lines += _curve_table("Scale curve (our pipeline, DirectRunner in memory, one run per size; every corpus "
+                          "spans 30 days, so the feed rate grows with the size)", curve)
+    lines += _curve_table("Scale curve at a constant feed rate (the event-time span grows with the size: 30 days "
+                          "for the smallest corpus)", rate_curve)
+    lines += [""] + _targets(results, list(curve), list(rate_curve))
     if profiled:
         total = sum(profiled["by_package"].values())
         lines += ["", f"### Where the time goes (cProfile, in-memory pipeline, {profiled['stories']:,} stories, "
@@ -317,6 +332,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(KINDS), help="measure only these (repeatable)")
     parser.add_argument("--markdown", help="write the table here (default: print it)")
     parser.add_argument("--scale", default="", help="comma-separated corpus sizes for the cost curve, e.g. 10000,100000")
+    parser.add_argument("--scale_constant_rate", action="store_true",
+                        help="also time the sizes of --scale at a constant feed rate (event-time span grows with size)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown of the in-memory pipeline")
     parser.add_argument("--peers_dir", default=str(PEERS_DIR), help="virtualenvs of the peer tools (default: .peers)")
     parser.add_argument("--setup_peers", action="store_true", help="create/update the peer virtualenvs, then exit")
@@ -331,10 +348,12 @@ def main(argv=None) -> int:
         print(json.dumps(measure(args.measure, pathlib.Path(args.corpus), peers_dir)))
         return 0
     results, _ = benchmark(args.stories, args.repeats, args.only or list(KINDS), peers_dir)
-    curve = scale_curve([int(n) for n in args.scale.split(",") if n])
+    sizes = [int(n) for n in args.scale.split(",") if n]
+    curve = scale_curve(sizes)
+    rate_curve = scale_curve(sizes, constant_rate=True) if args.scale_constant_rate else []
     profiled = profile(args.stories) if args.profile else None
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled)
+    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve)
     if args.markdown:
         _write_section(pathlib.Path(args.markdown), text)
     print(text)

@@ -1,6 +1,7 @@
 """Smoke tests: the benchmark and corpus scripts run end to end on a tiny corpus (no timings asserted)."""
 from __future__ import annotations
 
+import datetime as dt
 import pathlib
 
 import pytest
@@ -26,19 +27,28 @@ def test_corpus_is_seeded_labeled_and_has_reprints_rewrites_and_boilerplate():
     assert max(len(e) for e in events_of.values()) >= 3
 
 
+def test_corpus_days_set_the_event_time_span():
+    def span_days(records):
+        stamps = sorted(r["published_at"] for r in records)
+        return (dt.datetime.fromisoformat(stamps[-1][:19]) - dt.datetime.fromisoformat(stamps[0][:19])).days
+
+    assert span_days(generate(300, seed=3, days=3)) <= 5 < 20 <= span_days(generate(300, seed=3, days=30))
+
+
 OURS = [kind for kind in KINDS if kind not in PEERS]
 
 
 def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("old table\n\n## Streaming\n\nkept\n")
-    args = ["--stories", "40", "--repeats", "1", "--scale", "30,60", "--profile", "--markdown", str(out)]
+    args = ["--stories", "40", "--repeats", "1", "--scale", "30,60", "--scale_constant_rate", "--profile", "--markdown", str(out)]
     assert main(args + [arg for kind in OURS for arg in ("--only", kind)]) == 0
     text = out.read_text()
     for kind in OURS:
         assert KINDS[kind] in text
     assert "stories/s" in text and "peak RSS" in text and "old table" not in text
     assert "| 30 |" in text and "| 60 |" in text and "time(60)/time(30)" in text  # the curve and its growth
+    assert "constant feed rate" in text and text.count("time(60)/time(30)") == 2
     assert "MinHash stage >= 5x" in text and "apache_beam" in text and "ours: " in text
     assert text.endswith("## Streaming\n\nkept\n")  # the streaming benchmark's section is kept
 
