@@ -28,7 +28,7 @@ PROFILES = "profiles"
 
 
 # Band entries are shuffled in blocks keyed by (tier, band, shard of the band hash): a few large
-# elements instead of one per node and band, and no key holds more than 1/SHARDS of a band.
+# elements instead of one per node and band, and no key holds more than 1/BAND_SHARDS of a band.
 BAND_SHARDS = 16
 BATCH_MIN, BATCH_MAX = 64, 2048
 
@@ -113,6 +113,23 @@ class _Buckets(beam.DoFn):
             yield members, bucket_pairs([m[:3] for m in members], self.horizon_s, self.max_bucket_size)
 
 
+class _BandShards(beam.PTransform):
+    """(key, TierNode) -> ((tier, band, shard), blocks): the band entries of one shard of one band."""
+
+    def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None,
+                 pack: Callable[[Any], bytes] | None = None):
+        super().__init__()
+        self.band_blocks = _BandBlocks(tier, bands, rows, horizon_s, pack)
+
+    def expand(self, nodes):
+        return (
+            nodes
+            | "Batch" >> beam.BatchElements(min_batch_size=BATCH_MIN, max_batch_size=BATCH_MAX)
+            | "BandBlocks" >> beam.ParDo(self.band_blocks)
+            | "GroupByShard" >> beam.GroupByKey()
+        )
+
+
 class _BucketPairs(_Buckets):
     """Key pairs (a, b), a < b, of one shard's buckets."""
 
@@ -141,9 +158,7 @@ class CandidatePairs(beam.PTransform):
     def expand(self, nodes):
         return (
             nodes
-            | "Batch" >> beam.BatchElements(min_batch_size=BATCH_MIN, max_batch_size=BATCH_MAX)
-            | "BandBlocks" >> beam.ParDo(_BandBlocks(self.tier, self.bands, self.rows, self.horizon_s))
-            | "GroupByShard" >> beam.GroupByKey()
+            | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s)
             | "PairsInBucket" >> beam.ParDo(_BucketPairs(self.tier, self.horizon_s, self.max_bucket_size))
             | "CountBands" >> beam.combiners.Count.PerElement()
         )
@@ -235,9 +250,7 @@ class ScoredNeighbours(beam.PTransform):
     def expand(self, nodes):
         neighbours = (
             nodes
-            | "Batch" >> beam.BatchElements(min_batch_size=BATCH_MIN, max_batch_size=BATCH_MAX)
-            | "BandBlocks" >> beam.ParDo(_BandBlocks(self.tier, self.bands, self.rows, self.horizon_s, self.pack))
-            | "GroupByShard" >> beam.GroupByKey()
+            | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s, self.pack)
             | "ScoreBucket" >> beam.ParDo(
                 _ScoreBucket(self.tier, self.horizon_s, self.max_bucket_size, self.similarity, self.unpack)
             )
