@@ -45,16 +45,16 @@ def time_buckets(ts: np.ndarray, horizon_s: float | None) -> tuple[np.ndarray, n
     return home, ts + horizon_s >= (home + 1) * width
 
 
-def bucket_runs(hashes: np.ndarray, buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group entries by (band hash, time bucket) with one sort.
+def bucket_runs(hashes: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group entries by (band hash, band) with one sort.
 
     Returns the entries' order and the start and length of each run of equal keys in that order:
     each run is one LSH bucket.
     """
-    order = np.lexsort((buckets, hashes))
+    order = np.lexsort((bands, hashes))
     if len(order) == 0:
         return order, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    h, b = hashes[order], buckets[order]
+    h, b = hashes[order], bands[order]
     starts = np.concatenate(([0], np.flatnonzero((h[1:] != h[:-1]) | (b[1:] != b[:-1])) + 1))
     return order, starts, np.diff(np.append(starts, len(order)))
 

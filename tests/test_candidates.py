@@ -30,10 +30,10 @@ def test_oversized_bucket_pairs_only_with_anchors():
     assert len(pairs) == sum(29 - i for i in range(BUCKET_ANCHORS))
 
 
-def test_bucket_runs_group_equal_hash_and_time_bucket():
+def test_bucket_runs_group_equal_hash_and_band():
     hashes = np.array([7, 3, 7, 7, 3, 9], dtype=np.uint64)
-    buckets = np.array([0, 1, 1, 0, 1, 0], dtype=np.int64)
-    order, starts, lengths = bucket_runs(hashes, buckets)
+    bands = np.array([0, 1, 1, 0, 1, 0], dtype=np.int64)
+    order, starts, lengths = bucket_runs(hashes, bands)
     runs = [sorted(order[s : s + n].tolist()) for s, n in zip(starts, lengths)]
     assert sorted(runs) == [[0, 3], [1, 4], [2], [5]]
     assert lengths.sum() == len(hashes)

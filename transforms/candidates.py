@@ -27,19 +27,20 @@ from transforms.metrics import NAMESPACE
 PROFILES = "profiles"
 
 
-# Band entries are shuffled in blocks keyed by (tier, band, shard of the band hash): a few large
-# elements instead of one per node and band, and no key holds more than 1/BAND_SHARDS of a band.
-BAND_SHARDS = 16
+# Band entries are shuffled in blocks keyed by (tier, time bucket, shard of the band hash): a few
+# large elements instead of one per node and band, each node's key and payload carried once per
+# block rather than once per band, and no key holds more than 1/BAND_SHARDS of a time bucket.
+BAND_SHARDS = 8
 BATCH_MIN, BATCH_MAX = 64, 2048
 
 
 class _BandBlocks(beam.DoFn):
-    """A batch of (key, TierNode) -> ((tier, band, shard), block) for every band and hash shard.
+    """A batch of (key, TierNode) -> ((tier, time bucket, shard), block) for every bucket and shard.
 
-    A block holds, for each entry of its band and shard: band hashes, time buckets, home flags
-    (`dedup.lsh.time_buckets`: an item near the end of its bucket also visits the next one),
-    times and keys and, with `pack`, the node payloads packed into bytes (plain bytes cost the
-    shuffle a copy, where a pickled node would cost it a pickling per band).
+    An item near the end of its time bucket also visits the next one (`dedup.lsh.time_buckets`).
+    A block lists its nodes once: keys, times, whether the block's time bucket is their home and,
+    with `pack`, their payloads packed into bytes (plain bytes cost the shuffle a copy, where a
+    pickled node would cost it a pickling); then its entries: band hash, band and node index.
     """
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None,
@@ -58,23 +59,28 @@ class _BandBlocks(beam.DoFn):
                 payloads.append(self.pack(node.payload) if self.pack else None)
         if not keys:
             return
-        hashes = np.array(band_keys, dtype=np.uint64)
         ts = np.array(times, dtype=np.float64)
         home, visits = time_buckets(ts, self.horizon_s)
         visitors = np.flatnonzero(visits)
-        node = np.concatenate((np.arange(len(keys)), visitors))
-        bucket = np.concatenate((home, home[visitors] + 1))
-        is_home = np.arange(len(node)) < len(keys)
-        for band in range(self.bands):
-            band_hash = hashes[node, band]
-            shards = band_hash % np.uint64(BAND_SHARDS)
-            for shard in np.unique(shards).tolist():
-                entries = np.flatnonzero(shards == shard)
-                members = node[entries].tolist()
-                yield (self.tier, band, shard), (
-                    band_hash[entries], bucket[entries], is_home[entries], ts[node[entries]],
-                    [keys[i] for i in members], [payloads[i] for i in members] if self.pack else None,
-                )
+        copy_node = np.concatenate((np.arange(len(keys)), visitors))
+        copy_bucket = np.concatenate((home, home[visitors] + 1))
+        entry_copy = np.repeat(np.arange(len(copy_node)), self.bands)
+        entry_band = np.tile(np.arange(self.bands, dtype=np.int64), len(copy_node))
+        entry_hash = np.array(band_keys, dtype=np.uint64)[copy_node].ravel()
+        entry_shard = (entry_hash % np.uint64(BAND_SHARDS)).astype(np.int64)
+        entry_bucket = copy_bucket[entry_copy]
+        order = np.lexsort((entry_shard, entry_bucket))
+        block_key = entry_bucket[order] * BAND_SHARDS + entry_shard[order]
+        starts = np.concatenate(([0], np.flatnonzero(block_key[1:] != block_key[:-1]) + 1))
+        for entries in np.split(order, starts[1:]):
+            copies, local = np.unique(entry_copy[entries], return_inverse=True)
+            nodes = copy_node[copies].tolist()
+            bucket = int(entry_bucket[entries[0]])
+            yield (self.tier, bucket, int(entry_shard[entries[0]])), (
+                entry_hash[entries], entry_band[entries], local.astype(np.int32),
+                [keys[i] for i in nodes], ts[copy_node[copies]], (home[copy_node[copies]] == bucket).tolist(),
+                [payloads[i] for i in nodes] if self.pack else None,
+            )
 
 
 class _Buckets(beam.DoFn):
@@ -93,12 +99,14 @@ class _Buckets(beam.DoFn):
         self.size_extremes = Metrics.distribution(NAMESPACE, f"{tier}_bucket_size_extremes")
 
     def shared_buckets(self, blocks):
-        hashes, buckets, home, ts, keys, payloads = zip(*blocks)
-        ts = np.concatenate(ts).tolist()
-        home = np.concatenate(home).tolist()
+        hashes, bands, nodes, keys, ts, home, payloads = zip(*blocks)
+        offsets = np.cumsum([0] + [len(block) for block in keys[:-1]])
+        nodes = np.concatenate([block + offset for block, offset in zip(nodes, offsets.tolist())])
         keys = [key for block in keys for key in block]
+        ts = np.concatenate(ts).tolist()
+        home = [flag for block in home for flag in block]
         payloads = [p for block in payloads for p in block] if payloads[0] is not None else [None] * len(keys)
-        order, starts, lengths = bucket_runs(np.concatenate(hashes), np.concatenate(buckets))
+        order, starts, lengths = bucket_runs(np.concatenate(hashes), np.concatenate(bands))
         self.buckets.inc(len(starts))
         self.entries.inc(len(order))
         self.size_extremes.update(int(lengths.min()))
@@ -107,14 +115,14 @@ class _Buckets(beam.DoFn):
         shared = lengths > 1
         for start, length in zip(starts[shared].tolist(), lengths[shared].tolist()):
             members = sorted(
-                ((keys[i], ts[i], home[i], payloads[i]) for i in order[start : start + length].tolist()),
+                ((keys[i], ts[i], home[i], payloads[i]) for i in nodes[order[start : start + length]].tolist()),
                 key=lambda m: m[0],
             )
             yield members, bucket_pairs([m[:3] for m in members], self.horizon_s, self.max_bucket_size)
 
 
 class _BandShards(beam.PTransform):
-    """(key, TierNode) -> ((tier, band, shard), blocks): the band entries of one shard of one band."""
+    """(key, TierNode) -> ((tier, time bucket, shard), blocks): the band entries of one shard of one time bucket."""
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None,
                  pack: Callable[[Any], bytes] | None = None):
@@ -142,9 +150,9 @@ class _BucketPairs(_Buckets):
 class CandidatePairs(beam.PTransform):
     """(key, TierNode) -> ((a, b), bands shared): every pair sharing at least one LSH band.
 
-    Nodes travel in batches: each batch sends one block of band entries per (band, hash shard),
-    so the shuffle moves a few large elements, and a `GroupByKey` step sees one shard of one band
-    (1/`BAND_SHARDS` of it), never the whole corpus. It sorts its entries once to find the buckets
+    Nodes travel in batches: each batch sends one block of band entries per (time bucket, shard
+    of the band hash), so the shuffle moves a few large elements, and a `GroupByKey` step sees
+    one shard of one time bucket, never the whole corpus. It sorts its entries once to find the buckets
     (`dedup.lsh.bucket_runs`); only buckets with two or more members reach Python. A bucket with more
     than `max_bucket_size` members (shared boilerplate, a hot term) is capped: each member is
     paired only with the bucket's first few members, and the cap is counted.
@@ -164,6 +172,18 @@ class CandidatePairs(beam.PTransform):
         )
 
 
+class _Unpacked(dict):
+    """Bucket member index -> its payload, unpacked on first use (once per bucket)."""
+
+    def __init__(self, members: list, unpack: Callable[[bytes], Any]):
+        super().__init__()
+        self.members, self.unpack = members, unpack
+
+    def __missing__(self, i: int):
+        payload = self[i] = self.unpack(self.members[i][3])
+        return payload
+
+
 class _ScoreBucket(_Buckets):
     """Both directions of every scored pair of one shard's buckets: (a, (b, similarity))."""
 
@@ -174,15 +194,9 @@ class _ScoreBucket(_Buckets):
 
     def process(self, element):
         for members, pairs in self.shared_buckets(element[1]):
-            payloads: dict[int, Any] = {}
-
-            def payload(i):
-                if i not in payloads:
-                    payloads[i] = self.unpack(members[i][3])
-                return payloads[i]
-
+            payloads = _Unpacked(members, self.unpack)
             for i, j in pairs:
-                similarity = round(self.similarity(payload(i), payload(j)), 4)
+                similarity = round(self.similarity(payloads[i], payloads[j]), 4)
                 a, b = members[i][0], members[j][0]
                 yield a, (b, similarity)
                 yield b, (a, similarity)
