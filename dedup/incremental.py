@@ -44,7 +44,7 @@ class StreamSettings:
     variant_bands: tuple[int, int] = (12, 10)
     story_bands: tuple[int, int] = (128, 1)
     variant_threshold: float = 0.5
-    story_edge_threshold: float = 0.15
+    story_edge_threshold: float = 0.2
     story_threshold: float = 0.3
     horizon_s: float = 72 * 3600.0
     allowed_lateness_s: float = 3600.0

@@ -31,6 +31,7 @@ METRIC_KEYS = ("bcubed_precision", "bcubed_recall", "bcubed_f1", "pairwise_preci
 TFIDF_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 SWEEP = {
     "story_threshold": ("0.2", "0.25", "0.27", "0.3", "0.33", "0.35"),
+    "story_edge_threshold": ("0.15", "0.2", "0.25"),
     "story_neighbours": ("0", "5", "10", "15"),
     "story_top_k": ("40", "80", "150"),
     "story_signature_terms": ("20", "30", "50", "80"),

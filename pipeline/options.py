@@ -60,7 +60,7 @@ class DedupOptions(PipelineOptions):
         stories.add_argument("--story_lsh_threshold", type=float, default=0.05,
                              help="Jaccard of salient-term sets the story LSH bands are tuned for. "
                                   "Default: %(default)s.")
-        stories.add_argument("--story_edge_threshold", type=float, default=0.15,
+        stories.add_argument("--story_edge_threshold", type=float, default=0.2,
                              help="Story similarity for a verified story edge. Default: %(default)s.")
         stories.add_argument("--story_threshold", type=float, default=0.3,
                              help="Average-link threshold of a story (the chaining guard), on 1/3 "
