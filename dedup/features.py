@@ -5,9 +5,9 @@ import dataclasses
 
 import numpy as np
 
-from dedup.shingles import shingle_hashes
+from dedup.shingles import fold_shingles
 from dedup.story import StoryTerms, StoryWeights, story_terms
-from dedup.text import clean_body, words
+from dedup.text import Tokens, clean_body, clean_headline
 from schemas.records import WireStory
 
 
@@ -21,9 +21,19 @@ class SketchConfig:
 
 
 def variant_shingles(story: WireStory, config: SketchConfig) -> np.ndarray:
-    body = story.body[: config.max_sketch_chars]
-    return shingle_hashes(words(clean_body(body)), config.shingle_size)
+    return fold_shingles(_body_tokens(story, config).hashes, config.shingle_size)
 
 
 def terms_of(story: WireStory, config: SketchConfig) -> StoryTerms:
-    return story_terms(story.headline, story.body[: config.max_sketch_chars], config.story_weights)
+    return story_terms(Tokens(clean_headline(story.headline)), _body_tokens(story, config), config.story_weights)
+
+
+def sketch_features(story: WireStory, config: SketchConfig) -> tuple[np.ndarray, StoryTerms]:
+    """`variant_shingles` and `terms_of` together, tokenising the body once."""
+    body = _body_tokens(story, config)
+    terms = story_terms(Tokens(clean_headline(story.headline)), body, config.story_weights)
+    return fold_shingles(body.hashes, config.shingle_size), terms
+
+
+def _body_tokens(story: WireStory, config: SketchConfig) -> Tokens:
+    return Tokens(clean_body(story.body[: config.max_sketch_chars]))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from dedup.features import SketchConfig, terms_of, variant_shingles
-from dedup.lsh import band_hashes
+from dedup.lsh import band_hashes, band_params
 from dedup.merge import DEFAULT_POLICY, Member, story_record
 from dedup.minhash import signatures
 from dedup.shingles import jaccard
@@ -40,14 +40,16 @@ ADDED, TOO_LATE, DUPLICATE_ID = "added", "too_late", "duplicate_id"  # the last 
 
 @dataclasses.dataclass(frozen=True)
 class StreamSettings:
+    """The engine's knobs; the defaults are the pipeline's option defaults (`pipeline.options`)."""
+
     config: SketchConfig = SketchConfig()
-    variant_bands: tuple[int, int] = (12, 10)
-    story_bands: tuple[int, int] = (128, 1)
+    variant_bands: tuple[int, int] = band_params(0.4, 128)
+    story_bands: tuple[int, int] = band_params(0.05, 128)
     variant_threshold: float = 0.5
     story_edge_threshold: float = 0.2
     story_threshold: float = 0.3
     horizon_s: float = 72 * 3600.0
-    allowed_lateness_s: float = 3600.0
+    allowed_lateness_s: float = 24 * 3600.0
     max_bucket_size: int = 100
     max_link_members: int = 50
     policy: Sequence[str] = DEFAULT_POLICY

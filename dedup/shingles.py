@@ -25,7 +25,11 @@ def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
 
     A text shorter than k words is one shingle of all its words; no words, no shingles.
     """
-    hashes = token_hashes(tokens)
+    return fold_shingles(token_hashes(tokens), k)
+
+
+def fold_shingles(hashes: np.ndarray, k: int) -> np.ndarray:
+    """`shingle_hashes` from the tokens' `token_hashes`."""
     n = len(hashes)
     if n == 0:
         return np.empty(0, dtype=np.uint32)
@@ -37,11 +41,6 @@ def shingle_hashes(tokens: list[str], k: int) -> np.ndarray:
             folded = folded * _FOLD + hashes[offset : offset + width]
     folded ^= folded >> np.uint64(32)
     return np.unique(folded.astype(np.uint32))
-
-
-def term_hashes(terms: list[str]) -> np.ndarray:
-    """32-bit hashes of single terms (the story tier's sets), in input order."""
-    return (token_hashes(terms) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections import Counter
 
 import numpy as np
 
-from dedup.shingles import term_hashes
+from dedup.shingles import token_hashes
 from dedup.stopwords import STOPWORDS
-from dedup.text import clean_body, clean_headline, unify
+from dedup.text import Tokens, casefold_all, starts_upper
 
 DF_BUCKETS = 1 << 20
-# A token, and the sentence-ending character (then spaces/tabs) right before it, if any.
-_TERM_AFTER = re.compile(r"([.!?\n\"':;][ \t]*)?(\w+(?:\.\w+)*)", re.UNICODE)
+_STOPWORD_HASHES = np.sort(token_hashes(sorted(STOPWORDS)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,35 +60,35 @@ class StoryVector:
         return cls(np.frombuffer(data, np.uint32, half // 4), np.frombuffer(data, np.float32, offset=half))
 
 
-def story_terms(headline: str, body: str, weights: StoryWeights = StoryWeights()) -> StoryTerms:
+def story_terms(headline: Tokens, body: Tokens, weights: StoryWeights = StoryWeights()) -> StoryTerms:
     """Term counts of a story, with headline occurrences boosted and proper nouns marked.
 
-    A term is proper when at least half its occurrences are capitalised mid-sentence. A token
-    starts a sentence when only spaces/tabs separate it from a sentence-ending character or the
-    start of the text; the regex captures that separator, and the (separator, token) pairs are
-    counted in C first, so the Python loop runs once per distinct pair, not once per token.
+    A term is proper when at least half its occurrences are capitalised mid-sentence: its
+    capitalised occurrences minus its capitalised sentence-initial ones. Everything runs per
+    occurrence in bulk: each occurrence is a row (term hash, count weight, seen, mid-sentence
+    capital), sentence-initial capitals are rows with capital -1, and `np.bincount` sums them
+    per term (terms whose 32-bit hashes collide count as one).
     """
-    counts: dict[str, float] = {}
-    seen: dict[str, int] = {}
-    capitalised: dict[str, int] = {}
-    for text, boost in ((clean_headline(headline), weights.headline_boost), (clean_body(body), 1.0)):
-        for (sentence_start, token), n in Counter(_TERM_AFTER.findall("\n" + unify(text))).items():
-            term = token.casefold()
-            if term in STOPWORDS or (len(term) < 2 and not term.isdigit()):
-                continue
-            counts[term] = counts.get(term, 0.0) + boost * n
-            seen[term] = seen.get(term, 0) + n
-            if token[0].isupper() and not sentence_start:
-                capitalised[term] = capitalised.get(term, 0) + n
-    terms = sorted(counts)
-    hashes = term_hashes(terms)
-    order = np.argsort(hashes, kind="stable")
-    hashes, keep = np.unique(hashes[order], return_index=True)  # drop (rare) hash collisions
-    picked = [terms[i] for i in order[keep]]
+    initial = casefold_all([t for t in headline.sentence_initial + body.sentence_initial if t[:1].isupper()])
+    folded = body.folded + headline.folded + initial
+    hashes = np.concatenate((body.hashes, token_hashes(headline.folded + initial)))  # body's are shared with shingles
+    sizes = (len(body.folded), len(headline.folded), len(initial))
+    weight = np.repeat([1.0, weights.headline_boost, 0.0], sizes)
+    seen = np.repeat([1.0, 1.0, 0.0], sizes)
+    capital = np.concatenate((starts_upper(body.written + headline.written), np.full(len(initial), -1.0)))
+
+    lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
+    stop = np.minimum(np.searchsorted(_STOPWORD_HASHES, hashes), len(_STOPWORD_HASHES) - 1)
+    keep = (lengths > 1) & (_STOPWORD_HASHES[stop] != hashes)
+    short = np.flatnonzero(lengths == 1)
+    keep[short] = [folded[i].isdigit() for i in short.tolist()]  # single digits are terms, single letters not
+    unique, inverse = np.unique((hashes[keep] & np.uint64(0xFFFFFFFF)).astype(np.uint32), return_inverse=True)
+    seen = np.bincount(inverse, weights=seen[keep], minlength=len(unique))
+    mid_capital = np.bincount(inverse, weights=capital[keep], minlength=len(unique))
     return StoryTerms(
-        hashes=hashes,
-        counts=np.array([counts[t] for t in picked], dtype=np.float32),
-        proper=np.array([2 * capitalised.get(t, 0) >= seen[t] and t in capitalised for t in picked], dtype=bool),
+        hashes=unique,
+        counts=np.bincount(inverse, weights=weight[keep], minlength=len(unique)).astype(np.float32),
+        proper=(mid_capital > 0) & (2 * mid_capital >= seen),
     )
 
 

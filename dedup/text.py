@@ -7,8 +7,13 @@ editing credits, copyright lines and trailing "Follow us on ..." lines. `clean_b
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+
+import numpy as np
+
+from dedup.shingles import token_hashes
 
 # Typographic characters NFKC leaves alone but copies of one story spell differently.
 _TRANSLATE = str.maketrans(
@@ -48,6 +53,9 @@ _FURNITURE_LINE = re.compile(
 )
 
 _WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+# A token right after a sentence-ending character (then only spaces/tabs); "\n" + text makes
+# the first token of a text one too. A "." between word characters is inside a token ("Gov.Sarah").
+_SENTENCE_INITIAL = re.compile(r"[.!?\n\"':;](?:[ \t]+|(?<!\w\.))(\w+(?:\.\w+)*)", re.UNICODE)
 
 
 def unify(text: str) -> str:
@@ -83,4 +91,46 @@ def clean_body(body: str) -> str:
 
 def words(text: str) -> list[str]:
     """Casefolded word tokens of already cleaned text."""
-    return _WORD.findall(unify(text).casefold())
+    return Tokens(text).folded
+
+
+def casefold_all(tokens: list[str]) -> list[str]:
+    """`str.casefold` of each token (tokens without NUL characters), in one call."""
+    return "\x00".join(tokens).casefold().split("\x00") if tokens else []
+
+
+class Tokens:
+    """The word tokens of one cleaned text, tokenised once for both tiers.
+
+    `written` are the tokens as they appear and `folded` the same casefolded; computed on first
+    use: `hashes` (uint64 `token_hashes` of `folded`) and `sentence_initial`, the tokens (as
+    written) that open the text or a sentence.
+    """
+
+    def __init__(self, text: str):
+        self.text = unify(text)
+        self.written: list[str] = _WORD.findall(self.text)
+        self.folded = casefold_all(self.written)
+
+    @functools.cached_property
+    def hashes(self) -> np.ndarray:
+        return token_hashes(self.folded)
+
+    @functools.cached_property
+    def sentence_initial(self) -> list[str]:
+        return _SENTENCE_INITIAL.findall("\n" + self.text)
+
+
+def starts_upper(tokens: list[str]) -> np.ndarray:
+    """Whether each (non-empty, NUL-free) token starts with an uppercase letter, in bulk.
+
+    ASCII first characters are tested on the UTF-8 bytes; only the rare others go to `str.isupper`.
+    """
+    if not tokens:
+        return np.zeros(0, dtype=bool)
+    data = np.frombuffer(("\x00" + "\x00".join(tokens)).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    first = data[np.flatnonzero(data == 0) + 1]
+    upper = (first >= ord("A")) & (first <= ord("Z"))
+    other = np.flatnonzero(first >= 0x80)
+    upper[other] = [tokens[i][0].isupper() for i in other.tolist()]
+    return upper

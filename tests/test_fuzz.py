@@ -12,7 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedup.features import SketchConfig, terms_of, variant_shingles
+from dedup.features import SketchConfig, sketch_features, terms_of, variant_shingles
 from dedup.merge import Member, story_record
 from dedup.text import clean_body, clean_headline, normalize, words
 from pipeline.run import run
@@ -109,7 +109,10 @@ def test_sketch_features_are_total(text, shingle_size):
                       None, {}, PROVENANCE)
     shingles = variant_shingles(story, config)
     assert shingles.dtype == np.uint32 and np.all(np.diff(shingles.astype(np.int64)) > 0)
-    terms_of(story, config)
+    terms = terms_of(story, config)
+    assert np.all(terms.counts >= 1.0) and np.all(np.diff(terms.hashes.astype(np.int64)) > 0)
+    together = sketch_features(story, config)
+    assert np.array_equal(together[0], shingles) and np.array_equal(together[1].hashes, terms.hashes)
 
 
 def _hostile_line(draw_from):

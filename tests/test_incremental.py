@@ -113,3 +113,11 @@ def test_held_state_stays_flat_on_an_endless_feed():
     assert max(held[300:]) == max(held[100:300]) <= (6 + 1) * 6 + 1
     assert len(index.variant_buckets) <= max(held) * settings.variant_bands[0]
 
+
+
+def test_engine_defaults_are_the_pipeline_option_defaults():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.options import DedupOptions, stream_settings
+
+    assert stream_settings(PipelineOptions([]).view_as(DedupOptions)) == StreamSettings()

@@ -11,7 +11,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from dedup.features import SketchConfig, terms_of, variant_shingles
+from dedup.features import SketchConfig, sketch_features
 from dedup.minhash import signatures
 from dedup.story import DF_BUCKETS, df_buckets, signature_terms, story_vector
 from schemas.records import TierNode
@@ -32,9 +32,8 @@ class _Sketch(beam.DoFn):
         self.truncated.inc(sum(len(story.body) > self.config.max_sketch_chars for story in batch))
         self.progress.tick(len(batch))
         with self.timer():
-            shingles = [variant_shingles(story, self.config) for story in batch]
+            shingles, terms = zip(*(sketch_features(story, self.config) for story in batch))
             sigs = signatures(shingles, self.config.num_perm, self.config.seed)
-            terms = [terms_of(story, self.config) for story in batch]
         for story, shingle_set, sig, story_terms in zip(batch, shingles, sigs, terms):
             yield story.uid, TierNode(story.published_ts, sig, shingle_set)
             yield beam.pvalue.TaggedOutput(TERMS, (story.uid, (story.published_ts, len(story.body), story_terms)))
