@@ -123,5 +123,9 @@ def signature_terms(vector: StoryVector, n: int) -> np.ndarray:
 
 
 def cosine(a: StoryVector, b: StoryVector) -> float:
-    _, ia, ib = np.intersect1d(a.hashes, b.hashes, assume_unique=True, return_indices=True)
-    return float(np.dot(a.weights[ia].astype(np.float64), b.weights[ib]))
+    if len(a.hashes) == 0 or len(b.hashes) == 0:
+        return 0.0
+    at = np.searchsorted(b.hashes, a.hashes)  # both sorted: one binary search per term of a
+    at[at == len(b.hashes)] = 0
+    shared = b.hashes[at] == a.hashes
+    return float(np.dot(a.weights[shared].astype(np.float64), b.weights[at[shared]]))

@@ -9,7 +9,7 @@ Two ways to turn buckets into scored pairs, chosen by the tier's shape:
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -172,20 +172,13 @@ class CandidatePairs(beam.PTransform):
         )
 
 
-class _Unpacked(dict):
-    """Bucket member index -> its payload, unpacked on first use (once per bucket)."""
+class _ScoreShard(_Buckets):
+    """One shard's buckets -> each node's scored candidates there: (key, [(other, similarity, bands)]).
 
-    def __init__(self, members: list, unpack: Callable[[bytes], Any]):
-        super().__init__()
-        self.members, self.unpack = members, unpack
-
-    def __missing__(self, i: int):
-        payload = self[i] = self.unpack(self.members[i][3])
-        return payload
-
-
-class _ScoreBucket(_Buckets):
-    """Both directions of every scored pair of one shard's buckets: (a, (b, similarity))."""
+    A pair met in several buckets of the shard is scored once, and `bands` counts those buckets;
+    each payload is unpacked once per shard. One element per node and shard, not two per pair
+    and band, is what the `GroupByKey` by node then moves.
+    """
 
     def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int, similarity: Callable,
                  unpack: Callable[[bytes], Any]):
@@ -193,21 +186,32 @@ class _ScoreBucket(_Buckets):
         self.similarity, self.unpack = similarity, unpack
 
     def process(self, element):
+        payloads: dict[str, Any] = {}
+        scored: dict[tuple[str, str], list] = {}  # (a, b) -> [similarity, bands]
         for members, pairs in self.shared_buckets(element[1]):
-            payloads = _Unpacked(members, self.unpack)
             for i, j in pairs:
-                similarity = round(self.similarity(payloads[i], payloads[j]), 4)
                 a, b = members[i][0], members[j][0]
-                yield a, (b, similarity)
-                yield b, (a, similarity)
+                found = scored.get((a, b))
+                if found is not None:
+                    found[1] += 1
+                    continue
+                for key, packed in ((a, members[i][3]), (b, members[j][3])):
+                    if key not in payloads:
+                        payloads[key] = self.unpack(packed)
+                scored[a, b] = [round(self.similarity(payloads[a], payloads[b]), 4), 1]
+        by_node: dict[str, list] = defaultdict(list)
+        for (a, b), (similarity, bands) in scored.items():
+            by_node[a].append((b, similarity, bands))
+            by_node[b].append((a, similarity, bands))
+        yield from by_node.items()
 
 
 class _Neighbours(beam.DoFn):
     """One node's scored candidates -> (key, larger key, bands, similarity) for each verified pair
     (main), and the node's neighbour profile.
 
-    A pair met in several buckets arrives once per shared band; the count is the edge's `bands`.
-    Each pair is counted (verified or rejected) at its smaller key only.
+    A pair's `bands` is the sum over the shards it was met in. Each pair is counted (verified
+    or rejected) at its smaller key only.
     """
 
     def __init__(self, tier: str, threshold: float, k: int):
@@ -216,12 +220,13 @@ class _Neighbours(beam.DoFn):
         self.rejected = Metrics.counter(NAMESPACE, f"{tier}_pairs_rejected")
 
     def process(self, element):
-        key, scored = element
+        key, per_shard = element
         bands: Counter[str] = Counter()
         similarities: dict[str, float] = {}
-        for other, similarity in scored:
-            bands[other] += 1
-            similarities[other] = similarity
+        for scored in per_shard:
+            for other, similarity, n in scored:
+                bands[other] += n
+                similarities[other] = similarity
         for other in sorted(o for o in similarities if o > key):
             if similarities[other] < self.threshold:
                 self.rejected.inc()
@@ -244,12 +249,12 @@ def _edge(tier: str):
 class ScoredNeighbours(beam.PTransform):
     """(key, TierNode) -> `Edge`s reaching `threshold` (main) and, with k > 0, neighbour profiles.
 
-    Each node travels with its band keys, so a bucket scores its own pairs (the tier's similarity
-    and the MinHash estimate) and no pair list is joined back to the nodes. One `GroupByKey` by
-    node then removes the duplicates of pairs that share several bands and builds each node's
-    k-nearest-neighbour profile from all its scored candidates, rejected ones included. Only the
-    verified pairs (a small share) are joined to both signatures, for the MinHash estimate on
-    the edge. Buckets are capped as in `CandidatePairs`.
+    Each node travels with its band keys, so a shard scores its own pairs (the tier's similarity,
+    once per pair and shard) and no pair list is joined back to the nodes. One `GroupByKey` by
+    node then merges a pair's shards and builds each node's k-nearest-neighbour profile from
+    all its scored candidates, rejected ones included. Only the verified pairs (a small share)
+    are joined to both signatures, for the MinHash estimate on the edge. Buckets are capped as
+    in `CandidatePairs`.
     """
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None, max_bucket_size: int,
@@ -265,8 +270,8 @@ class ScoredNeighbours(beam.PTransform):
         neighbours = (
             nodes
             | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s, self.pack)
-            | "ScoreBucket" >> beam.ParDo(
-                _ScoreBucket(self.tier, self.horizon_s, self.max_bucket_size, self.similarity, self.unpack)
+            | "ScoreShard" >> beam.ParDo(
+                _ScoreShard(self.tier, self.horizon_s, self.max_bucket_size, self.similarity, self.unpack)
             )
             | "GroupByNode" >> beam.GroupByKey()
             | "Neighbours" >> beam.ParDo(_Neighbours(self.tier, self.threshold, self.k)).with_outputs(
