@@ -26,24 +26,30 @@ class _Parse(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DEAD, result)
         else:
             self.valid.inc()
-            yield (result.source, result.id), (raw, result)
+            yield raw, result
 
 
-def _keep_first(element):
-    """Of the records sharing one (source, id), keep the first by (file, line); reject the rest."""
+def _source_id(parsed):
+    """(raw line, WireStory) -> ((source, id), (Provenance, raw line)): the shuffle carries the line once."""
+    raw, story = parsed
+    return (story.source, story.id), (story.provenance, raw)
+
+
+def _keep_first(element, max_record_bytes: int):
+    """Of the lines sharing one (source, id), parse and keep the first by (file, line); reject the rest."""
     _, copies = element
-    (_, first), *others = sorted(copies, key=lambda c: (c[1].provenance.file, c[1].provenance.line))
-    yield first
-    where = f"{first.provenance.file}:{first.provenance.line}"
-    for raw, other in others:
+    (provenance, raw), *others = sorted(copies, key=lambda c: (c[0].file, c[0].line))
+    yield parse_line(raw, provenance, max_record_bytes)  # valid: it parsed before the shuffle
+    where = f"{provenance.file}:{provenance.line}"
+    for other, raw in others:
         Metrics.counter(NAMESPACE, "dead_letter_duplicate_id").inc()
         yield beam.pvalue.TaggedOutput(
-            DEAD, DeadLetter("duplicate_id", f"(source, id) already kept from {where}", other.provenance, raw.decode("utf-8"))
+            DEAD, DeadLetter("duplicate_id", f"(source, id) already kept from {where}", other, raw.decode("utf-8"))
         )
 
 
 class ParseStories(beam.PTransform):
-    """(Provenance, bytes) -> ((source, id), (bytes, WireStory)) and `dead_letters` (no duplicate check)."""
+    """(Provenance, bytes) -> (bytes, WireStory) and `dead_letters` (no duplicate check)."""
 
     def __init__(self, max_record_bytes: int):
         super().__init__()
@@ -51,7 +57,7 @@ class ParseStories(beam.PTransform):
 
     def expand(self, lines):
         return lines | "Parse" >> beam.ParDo(_Parse(self.max_record_bytes)).with_output_types(
-            Tuple[Tuple[str, str], Any]
+            Tuple[bytes, Any]
         ).with_outputs(DEAD, main="stories")
 
 
@@ -70,8 +76,9 @@ class ValidateStories(beam.PTransform):
         parsed = lines | "Parse" >> ParseStories(self.max_record_bytes)
         unique = (
             parsed.stories
+            | "KeyBySourceId" >> beam.Map(_source_id)
             | "GroupBySourceId" >> beam.GroupByKey()
-            | "KeepFirst" >> beam.FlatMap(_keep_first).with_outputs(DEAD, main="stories")
+            | "KeepFirst" >> beam.FlatMap(_keep_first, self.max_record_bytes).with_outputs(DEAD, main="stories")
         )
         dead = (parsed.dead_letters, unique.dead_letters) | "AllDeadLetters" >> beam.Flatten()
         return {"stories": unique.stories, DEAD: dead}
