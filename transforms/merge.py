@@ -77,15 +77,19 @@ class MergeStories(beam.PTransform):
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
 
     def expand(self, stories):
+        placements = (  # (uid, (variant group, story)): compact, joined before the bodies are
+            self.variant_groups
+            | "ByVariantGroup" >> beam.Map(lambda kv: (kv[1], kv[0]))
+            | "AttachStory" >> AttachValue(self.story_clusters)
+            | "ByUid" >> beam.Map(lambda v: (v[2], (v[0], v[1])))
+        )
         members = (
             stories
             | "KeyByUid" >> beam.Map(lambda s: (s.uid, s))
-            | "AttachVariantGroup" >> AttachValue(self.variant_groups)
-            | "ByVariantGroup" >> beam.Map(lambda v: (v[1], Member(v[2], v[1])))
-            | "AttachStory" >> AttachValue(self.story_clusters)
-            | "ByStory" >> beam.Map(lambda v: (v[1], v[2]))
+            | "AttachPlacement" >> AttachValue(placements)
+            | "ByStory" >> beam.Map(lambda v: (v[1][1], Member(v[2], v[1][0])))
         )
-        story_of_uid = members | "UidStory" >> beam.Map(lambda kv: (kv[1].story.uid, kv[0]))
+        story_of_uid = placements | "UidStory" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
         variant_evidence = (
             self.variant_edges
             | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e))
