@@ -83,8 +83,17 @@ def test_streaming_benchmark_runs_on_a_tiny_replay(tmp_path):
     assert streaming.main(["--stories", "200", "--per_file", "50", "--rates", "0,400", "--stop_after_idle", "3",
                            "--markdown", str(out)]) == 0
     text = out.read_text()
-    assert text.startswith("# Benchmarks\n\nbatch table\n\n## Streaming")
+    assert text.startswith("# Benchmarks\n\nbatch table\n\n## Streaming: 200 stories over 30 days\n")
     assert "latency p99" in text and "200 / 0" in text and "| placed | elapsed | RSS |" in text
+    # another size or span gets its own section; the same one again replaces its section
+    for days in ("300", "30"):
+        assert streaming.main(["--stories", "100", "--days", days, "--per_file", "50", "--rates", "0",
+                               "--stop_after_idle", "3", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    titles = [line for line in text.splitlines() if line.startswith("## ")]
+    assert titles == ["## Streaming: 200 stories over 30 days", "## Streaming: 100 stories over 300 days",
+                      "## Streaming: 100 stories over 30 days"]
+    assert "100 generated stories over 300 days of event time" in text
 
 
 def test_a_scale_point_killed_for_memory_is_reported_as_missed_not_lost(monkeypatch):
