@@ -35,12 +35,15 @@ class _Words:
         self.rng = np.random.default_rng(seed)
         self.common = np.array(vocabulary(random.Random(seed), 30_000))
         weights = 1.0 / (np.arange(len(self.common)) + 10.0)
-        self.p = weights / weights.sum()
+        # Zipfian draws by inverse CDF: what rng.choice(p=...) does, without its O(vocabulary)
+        # cumulative sum on every call (the same draws from the same stream).
+        self.cdf = np.cumsum(weights / weights.sum())
+        self.cdf /= self.cdf[-1]
         self.names = np.array([w.capitalize() for w in vocabulary(random.Random(seed + 1), 40_000)])
         self.boilerplate = [self.sentences(60, [], []) for _ in range(4)]
 
     def sentences(self, n_words: int, topic: list[str], entities: list[str]) -> str:
-        words = self.common[self.rng.choice(len(self.common), size=n_words, p=self.p)].astype(object)
+        words = self.common[self.cdf.searchsorted(self.rng.random(n_words), side="right")].astype(object)
         kind = self.rng.random(n_words)
         if topic:
             mask = kind < 0.2

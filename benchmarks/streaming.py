@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.streaming --stories 100000 --per_file 500 --markdown STREAMING.md
 
-The corpus (`benchmarks.corpus`, 30 days of event time) is replayed in event-time order into a
+The corpus (`benchmarks.corpus`, `--days` of event time, 30 by default) is replayed in event-time order into a
 watched folder as fast as the job takes it (`--rate 0`) or at a fixed rate, while the job runs as a
 subprocess exactly as a user would start it. Measured:
 - throughput: stories replayed / seconds from the first file landing to the last upsert written;
