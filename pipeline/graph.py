@@ -10,7 +10,7 @@ from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
 from pipeline.options import DedupOptions, canonical_policy, sketch_config
 from transforms.candidates import CandidatePairs, ScoredNeighbours
-from transforms.cluster import GuardedClusters
+from transforms.cluster import PAYLOADS, GuardedClusters
 from transforms.merge import MergeStories
 from transforms.read import ReadJsonLines
 from transforms.sketch import SketchStories, StoryNodes
@@ -46,12 +46,12 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
         | "VariantCandidates" >> CandidatePairs("variant", bands, rows, None, options.max_bucket_size)
         | "VerifyVariants" >> VerifyPairs("variant", variant_nodes, jaccard, options.variant_threshold)
     )
-    variant_groups = variant_edges | "VariantGroups" >> GuardedClusters(
+    variant_clusters = variant_edges | "VariantGroups" >> GuardedClusters(
         "variant", variant_nodes, jaccard, options.variant_threshold, options.cc_rounds, options.max_component_size
     )
+    variant_groups = variant_clusters["labels"]
 
-    story = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
-    story_nodes = story["nodes"]
+    story_nodes = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
     scored = story_nodes | "StoryCandidates" >> ScoredNeighbours(
         "story", bands, rows, horizon_s, options.max_bucket_size, cosine, options.story_edge_threshold,
@@ -59,13 +59,13 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     )
     story_edges = scored["edges"]
     profiles = scored["profiles"] if options.story_neighbours > 0 else None
-    story_clusters = story_edges | "StoryClusters" >> GuardedClusters(
+    story_clusters = (story_edges | "StoryClusters" >> GuardedClusters(
         "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size,
         profiles,
-    )
+    ))["labels"]
 
     records = stories | "Merge" >> MergeStories(
-        variant_groups, story_clusters, variant_edges, story_edges, story["df"], config,
+        variant_groups, variant_clusters[PAYLOADS], story_clusters, story_nodes, variant_edges, story_edges,
         policy, source_type_priority, options.max_variants_per_story,
     )
     dead_letters = (read.dead_letters, validated["dead_letters"]) | "DeadLetters" >> beam.Flatten()

@@ -1,8 +1,10 @@
 """The chaining guard inside the Beam composite: A~B~C~D where A and D are different events."""
+from collections import Counter
+
 import apache_beam as beam
 import numpy as np
 from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import Edge, TierNode
 from transforms.cluster import GuardedClusters
@@ -30,7 +32,7 @@ def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
     nodes = [(k, TierNode(0.0, np.zeros(4, dtype=np.uint32), k)) for k in keys]
     edges = [Edge("story", *sorted(pair), 1, s, s) for pair, s in SIMILAR.items()]
     with TestPipeline() as p:
-        labels = p | "Edges" >> beam.Create(edges) | GuardedClusters(
+        clusters = p | "Edges" >> beam.Create(edges) | GuardedClusters(
             "story", p | "Nodes" >> beam.Create(nodes), lookup_similarity, threshold=0.5,
             cc_rounds=3, max_component_size=100,
         )
@@ -43,4 +45,16 @@ def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
             assert label["a1"] != label["d1"]
             assert label["b"] != label["d1"] and label["c"] != label["a1"]
 
-        assert_that(labels | beam.combiners.ToList(), lambda lists: check(lists[0]))
+        assert_that(clusters["labels"] | beam.combiners.ToList(), lambda lists: check(lists[0]))
+
+        # Payloads are passed on for exactly the members of clusters of two or more.
+        def check_payloads(payloads, labels):
+            sizes = Counter(label for _, label in labels)
+            assert dict(payloads) == {k: k for k, label in labels if sizes[label] > 1}
+            assert len(payloads) >= 6  # a1-a3 and d1-d3 at least
+            return True
+
+        checked = clusters["payloads"] | "AllPayloads" >> beam.combiners.ToList() | "Check" >> beam.Map(
+            check_payloads, beam.pvalue.AsList(clusters["labels"])
+        )
+        assert_that(checked, equal_to([True]), label="PayloadsOfClusteredMembers")

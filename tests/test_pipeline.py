@@ -10,11 +10,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.cluster import union_find
+from dedup.features import SketchConfig, variant_shingles
 from dedup.lsh import BUCKET_ANCHORS
+from dedup.shingles import jaccard
 from pipeline.graph import group_stories
 from pipeline.options import DedupOptions
 from pipeline.run import run
-from schemas.records import TierNode
+from schemas.records import Provenance, TierNode
+from schemas.validate import parse_line
 from tests.conftest import REJECTS, SAMPLE
 from tests.helpers import read_jsonl, write_jsonl
 from transforms.candidates import CandidatePairs
@@ -178,3 +181,31 @@ def test_canonical_policy_option(policy):
         assert story_of(records, "gleaner-20180116-perez")["canonical"]["id"] == expected
 
     check_grouping(SAMPLE, check, ["--canonical_policy", policy])
+
+
+def test_similarity_to_the_canonical_is_what_each_tier_compared():
+    config = SketchConfig()
+    shingles = {
+        (story.source, story.id): variant_shingles(story, config)
+        for story in (parse_line(line, Provenance("sample", i), 10**6) for i, line in enumerate(SAMPLE.read_bytes().splitlines()))
+    }
+
+    def check(records):
+        compared = {"reprint": 0, "rewrite": 0}
+        for record in records:
+            canonical = next(v for v in record["variants"] if v["relation"] == "canonical")
+            story_edges = {(e["a"], e["b"]): e["similarity"] for e in record["evidence"] if e["tier"] == "story"}
+            for variant in record["variants"]:
+                if variant["relation"] == "reprint":
+                    expected = jaccard(shingles[variant["source"], variant["id"]],
+                                       shingles[canonical["source"], canonical["id"]])
+                    assert variant["similarity"] == round(expected, 4)
+                    compared["reprint"] += 1
+                elif variant["relation"] == "rewrite":
+                    edge = tuple(sorted((variant["variant_group"], canonical["variant_group"])))
+                    if edge in story_edges:  # the edge's cosine is between the same two group vectors
+                        assert variant["similarity"] == story_edges[edge]
+                        compared["rewrite"] += 1
+        assert compared["reprint"] > 0 and compared["rewrite"] > 0
+
+    check_grouping(SAMPLE, check)

@@ -18,6 +18,8 @@ from dedup.cluster import average_link_matrix, blended_similarity, time_windows
 from transforms.components import ConnectedComponents
 from transforms.metrics import NAMESPACE, StageTimer
 
+PAYLOADS = "payloads"
+
 
 class _LinkComponent(beam.DoFn):
     def __init__(self, tier: str, similarity: Callable, threshold: float, max_component_size: int):
@@ -51,6 +53,8 @@ class _LinkComponent(beam.DoFn):
             label = members[cluster[0]][0]
             for index in cluster:
                 yield members[index][0], label
+                if len(cluster) > 1:
+                    yield beam.pvalue.TaggedOutput(PAYLOADS, (members[index][0], members[index][1].payload))
 
 
 def _component_or_self(element):
@@ -66,7 +70,8 @@ def _component_or_self(element):
 
 
 class GuardedClusters(beam.PTransform):
-    """Edges of one tier -> (key, cluster label) for every node in `nodes`.
+    """Edges of one tier -> `labels`: (key, cluster label) for every node in `nodes`, and
+    `payloads`: (key, payload) for every node in a cluster of two or more.
 
     The label is the smallest key in the cluster; nodes without edges are their own cluster. Given
     `profiles` (key -> neighbour profile, from `ScoredNeighbours`), average-link runs on a blend of
@@ -88,12 +93,13 @@ class GuardedClusters(beam.PTransform):
         joined = {"node": self.nodes, "component": components}
         if self.profiles is not None:
             joined["profile"] = self.profiles
-        return (
+        clusters = (
             joined
             | "JoinComponent" >> beam.CoGroupByKey()
             | "ByComponent" >> beam.FlatMap(_component_or_self)
             | "GroupComponent" >> beam.GroupByKey()
             | "AverageLink" >> beam.ParDo(
                 _LinkComponent(self.tier, self.similarity, self.threshold, self.max_component_size)
-            )
+            ).with_outputs(PAYLOADS, main="labels")
         )
+        return {"labels": clusters.labels, PAYLOADS: clusters[PAYLOADS]}

@@ -4,27 +4,37 @@ from __future__ import annotations
 import apache_beam as beam
 
 
-class AttachValue(beam.PTransform):
-    """Join `items` (key, item) with `values` (key, value): emit (key, value, item) per item.
+class AttachValues(beam.PTransform):
+    """Join `items` (key, item) with value collections (key, value): emit (key, (value, ...), item) per item.
 
-    Items whose key has no value are dropped; each key must have at most one value.
+    The values come in the order of the collections. Items whose key lacks a value in any of them
+    are dropped; each key must have at most one value per collection.
     """
 
-    def __init__(self, values):
+    def __init__(self, *values):
         super().__init__()
         self.values = values
 
     def expand(self, items):
+        tags = [f"value{i}" for i in range(len(self.values))]
         return (
-            {"value": self.values, "items": items}
+            dict(zip(tags, self.values), items=items)
             | "CoGroup" >> beam.CoGroupByKey()
-            | "Attach" >> beam.FlatMap(_attach)
+            | "Attach" >> beam.FlatMap(_attach, tags, len(tags) == 1)
         )
 
 
-def _attach(element):
+class AttachValue(AttachValues):
+    """`AttachValues` with one value collection: emit (key, value, item) per item."""
+
+    def __init__(self, values):
+        super().__init__(values)
+
+
+def _attach(element, tags: list[str], single: bool):
     key, grouped = element
-    values = list(grouped["value"])
-    if values:
+    values = [list(grouped[tag]) for tag in tags]
+    if all(values):
+        value = values[0][0] if single else tuple(v[0] for v in values)
         for item in grouped["items"]:
-            yield key, values[0], item
+            yield key, value, item

@@ -4,17 +4,16 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from dedup.features import SketchConfig, terms_of, variant_shingles
 from dedup.merge import Member, story_record
 from dedup.shingles import jaccard
-from dedup.story import cosine, story_vector
-from transforms.joins import AttachValue
+from dedup.story import StoryVector, cosine
+from transforms.joins import AttachValue, AttachValues
 from transforms.metrics import NAMESPACE, Progress, StageTimer
 
 
 class _MergeStory(beam.DoFn):
-    def __init__(self, config: SketchConfig, policy, source_type_priority, max_variants: int):
-        self.config, self.policy = config, policy
+    def __init__(self, policy, source_type_priority, max_variants: int):
+        self.policy = policy
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
         self.timer = StageTimer("merge")
         self.stories = Metrics.counter(NAMESPACE, "stories_written")
@@ -23,31 +22,24 @@ class _MergeStory(beam.DoFn):
         self.story_size = Metrics.distribution(NAMESPACE, "story_size")
         self.progress = Progress("merge", "stories")
 
-    def process(self, element, df):
+    def process(self, element):
         _, grouped = element
-        members = list(grouped["member"])
-        uids = {m.story.uid for m in members}
-        groups = {f"vg-{m.variant_group}" for m in members}
+        members, vectors, shingles = [], {}, {}
+        for member, vector, member_shingles in grouped["member"]:
+            members.append(member)
+            vectors[member.variant_group] = vector
+            shingles[member.story.uid] = member_shingles
+        group_of = {m.story.uid: m.variant_group for m in members}
+        groups = {f"vg-{g}" for g in vectors}
         evidence = [
             e.to_json()
             for e in grouped["edge"]
-            if (e.a in uids and e.b in uids) or (e.a in groups and e.b in groups)
+            if (e.a in group_of and e.b in group_of) or (e.a in groups and e.b in groups)
         ]
-        table, n_docs = df
-        features: dict[tuple[bool, str], object] = {}  # the canonical's are reused for every variant
-
-        def feature(story, shingles: bool):
-            key = (shingles, story.uid)
-            if key not in features:
-                features[key] = (
-                    variant_shingles(story, self.config) if shingles
-                    else story_vector(terms_of(story, self.config), table, n_docs, self.config.story_weights)
-                )
-            return features[key]
-
         def similarity(variant, canonical, same_group):
-            measure = jaccard if same_group else cosine
-            return measure(feature(variant, same_group), feature(canonical, same_group))
+            if same_group:
+                return jaccard(shingles[variant.uid], shingles[canonical.uid])
+            return cosine(*(StoryVector.from_bytes(vectors[group_of[s.uid]]) for s in (variant, canonical)))
 
         with self.timer():
             record = story_record(
@@ -61,33 +53,54 @@ class _MergeStory(beam.DoFn):
         yield record
 
 
+def _member_by_story(element):
+    """A uid's story, placement and shingles (only in a group of two or more) -> (story, (Member, group vector, shingles))."""
+    _, grouped = element
+    shingles = next(iter(grouped["shingles"]), None)
+    for variant_group, story_id, vector in grouped["placement"]:  # exactly one
+        for story in grouped["story"]:
+            yield story_id, (Member(story, variant_group), vector, shingles)
+
+
 def _prefix_story_edge(edge):
     return edge.__class__(edge.tier, f"vg-{edge.a}", f"vg-{edge.b}", edge.bands, edge.estimated, edge.similarity)
 
 
 class MergeStories(beam.PTransform):
-    """Stories, their variant groups and story clusters, and both tiers' edges -> story records."""
+    """Stories, their variant groups and story clusters, and both tiers' edges -> story records.
 
-    def __init__(self, variant_groups, story_clusters, variant_edges, story_edges, df, config: SketchConfig,
+    A reprint's similarity to the canonical is the exact shingle Jaccard of the two, from the
+    shingles the variant clustering passes on for every member of a group of two or more
+    (`reprint_shingles`); a rewrite's is the story cosine of their variant groups' term vectors
+    (`story_nodes`), the vectors the story tier compared, as in streaming mode. Nothing is
+    recomputed from the bodies.
+    """
+
+    def __init__(self, variant_groups, reprint_shingles, story_clusters, story_nodes, variant_edges, story_edges,
                  policy, source_type_priority, max_variants: int):
         super().__init__()
-        self.variant_groups, self.story_clusters = variant_groups, story_clusters
-        self.variant_edges, self.story_edges, self.df = variant_edges, story_edges, df
-        self.config, self.policy = config, policy
+        self.variant_groups, self.reprint_shingles = variant_groups, reprint_shingles
+        self.story_clusters, self.story_nodes = story_clusters, story_nodes
+        self.variant_edges, self.story_edges = variant_edges, story_edges
+        self.policy = policy
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
 
     def expand(self, stories):
-        placements = (  # (uid, (variant group, story)): compact, joined before the bodies are
+        group_vectors = self.story_nodes | "GroupVectors" >> beam.Map(lambda kv: (kv[0], kv[1].payload.to_bytes()))
+        placements = (  # (uid, (variant group, story, group vector)): compact, joined before the bodies are
             self.variant_groups
             | "ByVariantGroup" >> beam.Map(lambda kv: (kv[1], kv[0]))
-            | "AttachStory" >> AttachValue(self.story_clusters)
-            | "ByUid" >> beam.Map(lambda v: (v[2], (v[0], v[1])))
+            | "AttachStory" >> AttachValues(self.story_clusters, group_vectors)
+            | "ByUid" >> beam.Map(lambda v: (v[2], (v[0],) + v[1]))
         )
         members = (
-            stories
-            | "KeyByUid" >> beam.Map(lambda s: (s.uid, s))
-            | "AttachPlacement" >> AttachValue(placements)
-            | "ByStory" >> beam.Map(lambda v: (v[1][1], Member(v[2], v[1][0])))
+            {
+                "story": stories | "KeyByUid" >> beam.Map(lambda s: (s.uid, s)),
+                "placement": placements,
+                "shingles": self.reprint_shingles,
+            }
+            | "JoinByUid" >> beam.CoGroupByKey()
+            | "ByStory" >> beam.FlatMap(_member_by_story)
         )
         story_of_uid = placements | "UidStory" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
         variant_evidence = (
@@ -107,7 +120,6 @@ class MergeStories(beam.PTransform):
             {"member": members, "edge": edges}
             | "GroupStory" >> beam.CoGroupByKey()
             | "Merge" >> beam.ParDo(
-                _MergeStory(self.config, self.policy, self.source_type_priority, self.max_variants),
-                df=beam.pvalue.AsSingleton(self.df),
+                _MergeStory(self.policy, self.source_type_priority, self.max_variants)
             )
         )

@@ -94,7 +94,7 @@ class StoryNodes(beam.PTransform):
     """(uid, terms) and (uid, variant group) -> (variant group, TierNode) for the story tier.
 
     Document frequencies count each variant group once, so a story reprinted fifty times does not
-    make its own names look common. Also returns the DF table for the merge step.
+    make its own names look common.
     """
 
     def __init__(self, variant_groups, config: SketchConfig):
@@ -114,7 +114,6 @@ class StoryNodes(beam.PTransform):
             | "RepresentativeTerms" >> beam.Map(lambda kv: kv[1][1])
             | "DocumentFrequencies" >> beam.CombineGlobally(_DocumentFrequencies())
         )
-        nodes = representatives | "StoryNode" >> beam.Map(
+        return representatives | "StoryNode" >> beam.Map(
             _story_node, df=beam.pvalue.AsSingleton(df), config=self.config
         )
-        return {"nodes": nodes, "df": df}
