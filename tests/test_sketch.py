@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
+from apache_beam.coders import FastPrimitivesCoder
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedup.lsh import band_hashes, band_params
 from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
 from dedup.shingles import jaccard, shingle_hashes
+from dedup.story import StoryTerms
+from schemas.records import TierNode
 
 
 def random_sets(rng, sizes):
@@ -55,3 +58,24 @@ def test_band_params_follow_datasketch_and_keys_match_for_equal_bands():
     keys, other_keys = band_hashes(sig, bands, rows), band_hashes(other, bands, rows)
     assert len(keys) == bands and keys[0] != other_keys[0] and keys[1:] == other_keys[1:]
     assert band_hashes(np.full(128, 0xFFFFFFFF, dtype=np.uint32), bands, rows) == []
+
+
+def test_sketch_records_survive_beam_coding_unchanged():
+    """Nodes and term statistics pickle as raw bytes (cheaper shuffles) and come back equal."""
+    coder = FastPrimitivesCoder()
+    shingles = shingle_hashes(["one", "two", "three", "four", "five", "six", "seven"], 3)
+    signature = signatures([shingles], 128, 1)[0]
+    terms = StoryTerms(np.array([3, 9], np.uint32), np.array([1.0, 2.5], np.float32), np.array([True, False]))
+    vector_node = TierNode(5.0, signature, "any payload")
+    for node in (TierNode(5.0, signature, shingles), vector_node):
+        back = coder.decode(coder.encode(("k", node)))[1]
+        assert back.ts == node.ts and np.array_equal(back.signature, node.signature)
+        assert back.signature.dtype == np.uint32
+        if isinstance(node.payload, np.ndarray):
+            assert back.payload.dtype == np.uint32 and np.array_equal(back.payload, node.payload)
+        else:
+            assert back.payload == node.payload
+    back = coder.decode(coder.encode(terms))
+    for field in ("hashes", "counts", "proper"):
+        assert getattr(back, field).dtype == getattr(terms, field).dtype
+        assert np.array_equal(getattr(back, field), getattr(terms, field))
