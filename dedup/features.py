@@ -1,4 +1,4 @@
-"""Per-story features shared by the sketch step and the merge step (computed the same way)."""
+"""Per-story features shared by the batch sketch step and the streaming index (computed the same way)."""
 from __future__ import annotations
 
 import dataclasses
