@@ -8,7 +8,12 @@ from apache_beam.io.filesystems import FileSystems
 from dedup.lsh import band_params
 from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
-from pipeline.options import DedupOptions, canonical_policy, sketch_config
+from pipeline.options import (
+    DedupOptions,
+    canonical_policy,
+    sketch_config,
+    story_band_shards,
+)
 from transforms.candidates import CandidatePairs, ScoredNeighbours
 from transforms.cluster import PAYLOADS, GuardedClusters
 from transforms.merge import MergeStories
@@ -55,7 +60,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
     scored = story_nodes | "StoryCandidates" >> ScoredNeighbours(
         "story", bands, rows, horizon_s, options.max_bucket_size, cosine, options.story_edge_threshold,
-        options.story_neighbours, StoryVector.to_bytes, StoryVector.from_bytes,
+        options.story_neighbours, StoryVector.to_bytes, StoryVector.from_bytes, story_band_shards(options),
     )
     story_edges = scored["edges"]
     profiles = scored["profiles"] if options.story_neighbours > 0 else None

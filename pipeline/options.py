@@ -12,6 +12,7 @@ from dedup.merge import CRITERIA, DEFAULT_POLICY
 from dedup.story import StoryWeights
 from schemas.records import SOURCE_TYPES
 from schemas.validate import DEFAULT_MAX_RECORD_BYTES
+from transforms.candidates import BAND_SHARDS
 
 
 def _csv(value: str) -> list[str]:
@@ -110,6 +111,11 @@ class DedupOptions(PipelineOptions):
         scale.add_argument("--max_component_size", type=int, default=500,
                            help="Connected components larger than this are clustered in time "
                                 "windows of this size, and counted. Default: %(default)s.")
+        scale.add_argument("--story_band_shards", type=int, default=0,
+                           help="Keys per time bucket of the story tier's LSH bucket step (split by "
+                                "band hash). More keys spread a very large feed over workers, but a "
+                                "pair is then scored in every shard it shares a bucket in. 0: one "
+                                "per time bucket, or 8 without a horizon. Default: %(default)s.")
         scale.add_argument("--cc_rounds", type=int, default=5,
                            help="Large-star/small-star rounds of connected components; leftovers "
                                 "are resolved and counted in the report. Default: %(default)s.")
@@ -157,6 +163,12 @@ def stream_settings(options: DedupOptions) -> StreamSettings:
         source_type_priority=tuple(source_type_priority),
         max_variants=options.max_variants_per_story,
     )
+
+
+def story_band_shards(options: DedupOptions) -> int:
+    if options.story_band_shards > 0:
+        return options.story_band_shards
+    return 1 if options.horizon_hours > 0 else BAND_SHARDS
 
 
 def canonical_policy(options: DedupOptions) -> tuple[list[str], list[str]]:

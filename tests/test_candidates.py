@@ -3,15 +3,25 @@ from __future__ import annotations
 
 import apache_beam as beam
 import numpy as np
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.cluster import neighbour_profile
-from dedup.lsh import BUCKET_ANCHORS, band_hashes, band_params, bucket_pairs, bucket_runs, time_buckets
+from dedup.lsh import (
+    BUCKET_ANCHORS,
+    band_hashes,
+    band_params,
+    bucket_pairs,
+    bucket_runs,
+    time_buckets,
+)
 from dedup.minhash import estimate_jaccard, signatures
 from dedup.story import StoryVector, cosine
+from pipeline.options import DedupOptions, story_band_shards
 from schemas.records import Edge, TierNode
-from transforms.candidates import CandidatePairs, ScoredNeighbours
+from transforms.candidates import BAND_SHARDS, CandidatePairs, ScoredNeighbours
 from transforms.verify import VerifyPairs
 
 HOUR = 3600.0
@@ -93,9 +103,11 @@ def _random_story_nodes(n: int, seed: int) -> list[tuple[str, TierNode]]:
     return nodes
 
 
-def test_scored_neighbours_equal_candidate_pairs_then_verification():
+@pytest.mark.parametrize("shards", [1, 8])
+def test_scored_neighbours_equal_candidate_pairs_then_verification(shards):
     """In-bucket scoring finds the same edges (bands, estimate, similarity) as pairs + joins, and
-    each profile is built from all of the node's scored candidates, rejected ones included."""
+    each profile is built from all of the node's scored candidates, rejected ones included,
+    however the bucket step is sharded."""
     nodes = _random_story_nodes(120, seed=3)
     bands, rows = band_params(0.05, 128)
     horizon, cap, threshold, k = 72 * HOUR, 8, 0.12, 4
@@ -107,7 +119,8 @@ def test_scored_neighbours_equal_candidate_pairs_then_verification():
             | VerifyPairs("story", p | "NodesAgain" >> beam.Create(nodes), cosine, threshold)
         )
         scored = p | "NodesThird" >> beam.Create(nodes) | ScoredNeighbours(
-            "story", bands, rows, horizon, cap, cosine, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes
+            "story", bands, rows, horizon, cap, cosine, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes,
+            shards,
         )
         expected_profiles = (
             p
@@ -157,3 +170,12 @@ def test_scored_edges_carry_the_minhash_estimate():
                 estimate_jaccard(signature[e.a], signature[e.b]), 4), e.a < e.b)) | beam.Distinct(),
             equal_to([(True, True, True)]),
         )
+
+
+def test_story_band_shards_default_to_one_per_time_bucket_and_never_one_for_everything():
+    def shards(*args):
+        return story_band_shards(PipelineOptions(list(args)).view_as(DedupOptions))
+
+    assert shards() == 1
+    assert shards("--horizon_hours", "0") == BAND_SHARDS  # one time bucket: keep the corpus split
+    assert shards("--story_band_shards", "4") == 4
