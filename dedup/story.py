@@ -59,6 +59,9 @@ class StoryVector:
     hashes: np.ndarray  # uint32, sorted
     weights: np.ndarray  # float32, same order, unit length
 
+    def __reduce__(self):
+        return _vector_from_bytes, (self.to_bytes(),)
+
     def to_bytes(self) -> bytes:
         return self.hashes.astype(np.uint32).tobytes() + self.weights.astype(np.float32).tobytes()
 
@@ -66,6 +69,10 @@ class StoryVector:
     def from_bytes(cls, data: bytes) -> StoryVector:
         half = len(data) // 2
         return cls(np.frombuffer(data, np.uint32, half // 4), np.frombuffer(data, np.float32, offset=half))
+
+
+def _vector_from_bytes(data: bytes) -> StoryVector:
+    return StoryVector.from_bytes(data)
 
 
 def story_terms(headline: Tokens, body: Tokens, weights: StoryWeights = StoryWeights()) -> StoryTerms:

@@ -71,12 +71,16 @@ class TierNode:
         # Beam pickles these on every shuffle; raw bytes pickle several times faster than arrays.
         if isinstance(self.payload, np.ndarray) and self.payload.dtype == np.uint32:
             return _hash_node, (self.ts, self.signature.tobytes(), self.payload.tobytes())
-        return TierNode, (self.ts, self.signature, self.payload)
+        return _node, (self.ts, self.signature.tobytes(), self.payload)
+
+
+def _node(ts: float, signature: bytes, payload: Any) -> TierNode:
+    return TierNode(ts, np.frombuffer(signature, dtype=np.uint32), payload)
 
 
 def _hash_node(ts: float, signature: bytes, payload: bytes) -> TierNode:
     """A `TierNode` whose payload is a uint32 hash array (the variant tier's shingles), from bytes."""
-    return TierNode(ts, np.frombuffer(signature, dtype=np.uint32), np.frombuffer(payload, dtype=np.uint32))
+    return _node(ts, signature, np.frombuffer(payload, dtype=np.uint32))
 
 
 @dataclasses.dataclass(frozen=True)

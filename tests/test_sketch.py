@@ -6,7 +6,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from dedup.lsh import band_hashes, band_params
 from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
 from dedup.shingles import jaccard, shingle_hashes
-from dedup.story import StoryTerms
+from dedup.story import StoryTerms, StoryVector
 from schemas.records import TierNode
 
 
@@ -66,15 +66,17 @@ def test_sketch_records_survive_beam_coding_unchanged():
     shingles = shingle_hashes(["one", "two", "three", "four", "five", "six", "seven"], 3)
     signature = signatures([shingles], 128, 1)[0]
     terms = StoryTerms(np.array([3, 9], np.uint32), np.array([1.0, 2.5], np.float32), np.array([True, False]))
-    vector_node = TierNode(5.0, signature, "any payload")
-    for node in (TierNode(5.0, signature, shingles), vector_node):
+    vector = StoryVector(np.array([3, 9, 40], np.uint32), np.array([0.6, 0.0, 0.8], np.float32))
+    for node in (TierNode(5.0, signature, shingles), TierNode(5.0, signature, vector)):
         back = coder.decode(coder.encode(("k", node)))[1]
         assert back.ts == node.ts and np.array_equal(back.signature, node.signature)
         assert back.signature.dtype == np.uint32
         if isinstance(node.payload, np.ndarray):
             assert back.payload.dtype == np.uint32 and np.array_equal(back.payload, node.payload)
         else:
-            assert back.payload == node.payload
+            assert back.payload.hashes.dtype == np.uint32 and back.payload.weights.dtype == np.float32
+            assert np.array_equal(back.payload.hashes, vector.hashes)
+            assert np.array_equal(back.payload.weights, vector.weights)
     back = coder.decode(coder.encode(terms))
     for field in ("hashes", "counts", "proper"):
         assert getattr(back, field).dtype == getattr(terms, field).dtype
