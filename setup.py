@@ -14,6 +14,7 @@ setup(
         "datasketch>=2.0.0",
         "orjson>=3.9.0",
         "numpy>=1.24",
+        "scipy>=1.11",  # sparse products for batch story cosines (datasketch depends on it too)
         "xxhash>=3.4.0",
         "pyyaml>=5.4",  # --config YAML files (Beam depends on it too)
     ],

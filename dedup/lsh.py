@@ -6,7 +6,6 @@ threshold), so a pair shares at least one band key with probability 1 - (1 - J^r
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 
 import numpy as np
 import xxhash
@@ -65,18 +64,35 @@ BUCKET_ANCHORS = 5
 
 
 def bucket_pairs(
-    members: list[tuple[str, float, bool]], horizon_s: float | None, max_bucket_size: int
-) -> Iterator[tuple[int, int]]:
-    """Index pairs (i < j) of one band bucket's members (key, ts, is_home), sorted by key.
+    members: np.ndarray, lengths: np.ndarray, rank: np.ndarray, ts: np.ndarray, home: np.ndarray,
+    horizon_s: float | None, max_bucket_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct item pairs of many band buckets, and how many of the buckets formed each.
 
-    A pair needs one home member (see time-bucketed band keys) and, with a horizon, times at
-    most `horizon_s` apart. A bucket over `max_bucket_size` pairs every member with its first
-    `BUCKET_ANCHORS` members only.
+    `members` lists item indices bucket after bucket (`lengths[i]` items in bucket i); `rank`
+    orders the items (their keys' rank: equal keys, equal rank), `ts` and `home` are per item.
+    Within a bucket, taken in rank order, member i pairs with every later member j when i is an
+    anchor (every member, or only the first `BUCKET_ANCHORS` of a bucket over `max_bucket_size`),
+    the keys differ, one of the two is home (see `time_buckets`) and, with a horizon, their times
+    are at most `horizon_s` apart. All in bulk: no Python loop over buckets or pairs.
+
+    Returns (left, right, buckets): item indices with rank[left] < rank[right], ordered by
+    (rank[left], rank[right]), and the number of buckets each pair was formed in.
     """
-    anchors = len(members) if len(members) <= max_bucket_size else BUCKET_ANCHORS
-    for i in range(min(anchors, len(members))):
-        key_i, ts_i, home_i = members[i]
-        for j in range(i + 1, len(members)):
-            key_j, ts_j, home_j = members[j]
-            if (home_i or home_j) and key_i != key_j and (horizon_s is None or abs(ts_i - ts_j) <= horizon_s):
-                yield i, j
+    bucket = np.repeat(np.arange(len(lengths)), lengths)
+    members = members[np.lexsort((rank[members], bucket))]
+    first = np.cumsum(lengths) - lengths  # each bucket's first position
+    position = np.arange(len(members)) - first[bucket]
+    anchors = np.where(lengths <= max_bucket_size, lengths, BUCKET_ANCHORS)
+    partners = np.minimum(position, anchors[bucket])  # anchors before this member, each a pair
+    total = int(partners.sum())
+    later = np.repeat(np.arange(len(members)), partners)
+    earlier = first[bucket[later]] + np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
+    left, right = members[earlier], members[later]
+    keep = (home[left] | home[right]) & (rank[left] != rank[right])
+    if horizon_s is not None:
+        keep &= np.abs(ts[left] - ts[right]) <= horizon_s
+    left, right = left[keep], right[keep]
+    code = rank[left].astype(np.int64) * (int(rank.max(initial=0)) + 1) + rank[right]
+    _, first_seen, buckets = np.unique(code, return_index=True, return_counts=True)
+    return left[first_seen], right[first_seen], buckets

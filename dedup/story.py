@@ -14,12 +14,15 @@ import dataclasses
 import math
 
 import numpy as np
+import scipy.sparse
 
 from dedup.shingles import token_hashes
 from dedup.stopwords import STOPWORDS
 from dedup.text import Tokens, casefold_all, starts_upper
 
 DF_BUCKETS = 1 << 20
+# Pairs per sparse product in `cosines`: bounds the two gathered matrices to ~16k x 80 entries each.
+_PAIR_CHUNK = 1 << 14
 _STOPWORD_HASHES = np.sort(token_hashes(sorted(STOPWORDS)))
 
 
@@ -144,3 +147,24 @@ def cosine(a: StoryVector, b: StoryVector) -> float:
     at[at == len(b.hashes)] = 0
     shared = b.hashes[at] == a.hashes
     return float(np.dot(a.weights[shared].astype(np.float64), b.weights[at[shared]]))
+
+
+def cosines(vectors: list[StoryVector], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`cosine` of many pairs at once: vectors[left[i]] with vectors[right[i]], for every i.
+
+    The vectors become the rows of one sparse matrix (a column per distinct term); each chunk of
+    pairs is an element-wise product of two row selections, summed per row. In C, ~1 us a pair
+    against ~7 us for a `cosine` call.
+    """
+    scores = np.zeros(len(left), dtype=np.float64)
+    if len(left) == 0:
+        return scores
+    lengths = np.fromiter((len(v.hashes) for v in vectors), dtype=np.int64, count=len(vectors))
+    terms, columns = np.unique(np.concatenate([v.hashes for v in vectors]), return_inverse=True)
+    weights = np.concatenate([v.weights for v in vectors]).astype(np.float64)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    matrix = scipy.sparse.csr_array((weights, columns, indptr), shape=(len(vectors), len(terms)))
+    for start in range(0, len(left), _PAIR_CHUNK):
+        end = start + _PAIR_CHUNK
+        scores[start:end] = matrix[left[start:end]].multiply(matrix[right[start:end]]).sum(axis=1)
+    return scores

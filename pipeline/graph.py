@@ -7,7 +7,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from dedup.lsh import band_params
 from dedup.shingles import jaccard
-from dedup.story import StoryVector, cosine
+from dedup.story import StoryVector, cosine, cosines
 from pipeline.options import (
     DedupOptions,
     canonical_policy,
@@ -59,7 +59,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     story_nodes = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
     scored = story_nodes | "StoryCandidates" >> ScoredNeighbours(
-        "story", bands, rows, horizon_s, options.max_bucket_size, cosine, options.story_edge_threshold,
+        "story", bands, rows, horizon_s, options.max_bucket_size, cosines, options.story_edge_threshold,
         options.story_neighbours, StoryVector.to_bytes, StoryVector.from_bytes, story_band_shards(options),
     )
     story_edges = scored["edges"]

@@ -18,7 +18,7 @@ from dedup.lsh import (
     time_buckets,
 )
 from dedup.minhash import estimate_jaccard, signatures
-from dedup.story import StoryVector, cosine
+from dedup.story import StoryVector, cosine, cosines
 from pipeline.options import DedupOptions, story_band_shards
 from schemas.records import Edge, TierNode
 from transforms.candidates import BAND_SHARDS, CandidatePairs, ScoredNeighbours
@@ -27,17 +27,64 @@ from transforms.verify import VerifyPairs
 HOUR = 3600.0
 
 
+def _pairs(members, lengths, rank, ts, home, horizon, cap):
+    left, right, buckets = bucket_pairs(
+        np.array(members, np.int64), np.array(lengths, np.int64), np.array(rank, np.int64),
+        np.array(ts, np.float64), np.array(home, bool), horizon, cap,
+    )
+    return list(zip(left.tolist(), right.tolist(), buckets.tolist()))
+
+
 def test_bucket_pairs_need_a_home_member_and_the_horizon():
-    members = [("a", 0.0, True), ("b", 10 * HOUR, False), ("c", 80 * HOUR, False), ("d", 5 * HOUR, True)]
-    assert list(bucket_pairs(members, 72 * HOUR, 10)) == [(0, 1), (0, 3), (1, 3)]
-    assert list(bucket_pairs(members, None, 10)) == [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+    ts, home = [0.0, 10 * HOUR, 80 * HOUR, 5 * HOUR], [True, False, False, True]
+    one_bucket = ([0, 1, 2, 3], [4], [0, 1, 2, 3], ts, home)
+    assert _pairs(*one_bucket, 72 * HOUR, 10) == [(0, 1, 1), (0, 3, 1), (1, 3, 1)]
+    assert _pairs(*one_bucket, None, 10) == [(0, 1, 1), (0, 2, 1), (0, 3, 1), (1, 3, 1), (2, 3, 1)]
+
+
+def test_bucket_pairs_are_distinct_ordered_by_rank_and_count_their_buckets():
+    # items 0..3 ranked 3, 2, 1, 0; buckets [0, 1, 2] and [2, 1] and [3]: the pair of items 1 and 2
+    # is formed in two buckets, singletons form none
+    pairs = _pairs([0, 1, 2, 2, 1, 3], [3, 2, 1], [3, 2, 1, 0], [0.0] * 4, [True] * 4, None, 10)
+    assert pairs == [(2, 1, 2), (2, 0, 1), (1, 0, 1)]
+    assert _pairs([0, 1], [2], [5, 5], [0.0, 0.0], [True, True], None, 10) == []  # equal keys
+    assert _pairs([], [], [], [], [], None, 10) == []
 
 
 def test_oversized_bucket_pairs_only_with_anchors():
-    members = [(f"k{i:03d}", 0.0, True) for i in range(30)]
-    pairs = list(bucket_pairs(members, None, 10))
-    assert {i for i, _ in pairs} == set(range(BUCKET_ANCHORS))
+    pairs = _pairs(list(range(30)), [30], list(range(30)), [0.0] * 30, [True] * 30, None, 10)
+    assert {i for i, _, _ in pairs} == set(range(BUCKET_ANCHORS))
     assert len(pairs) == sum(29 - i for i in range(BUCKET_ANCHORS))
+
+
+def _bucket_pairs_one_by_one(members, lengths, rank, ts, home, horizon, cap):
+    """Reference: every bucket on its own, members sorted by rank, pairs counted in a dict."""
+    counts, start = {}, 0
+    for length in lengths:
+        bucket = sorted(members[start : start + length], key=lambda m: rank[m])
+        start += length
+        anchors = length if length <= cap else BUCKET_ANCHORS
+        for i in range(min(anchors, length)):
+            for j in range(i + 1, length):
+                a, b = bucket[i], bucket[j]
+                if (home[a] or home[b]) and rank[a] != rank[b] and (horizon is None or abs(ts[a] - ts[b]) <= horizon):
+                    counts[a, b] = counts.get((a, b), 0) + 1
+    return sorted(((a, b, n) for (a, b), n in counts.items()), key=lambda p: (rank[p[0]], rank[p[1]]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bucket_pairs_equal_pairing_each_bucket_on_its_own(seed):
+    rng = np.random.default_rng(seed)
+    n = 60
+    rank = rng.permutation(n).tolist()
+    ts = (rng.integers(0, 200, n) * HOUR).tolist()
+    home = (rng.random(n) < 0.7).tolist()
+    lengths = rng.integers(1, 25, 40).tolist()
+    members = [int(m) for length in lengths for m in rng.choice(n, length, replace=False)]
+    for horizon in (72 * HOUR, None):
+        expected = _bucket_pairs_one_by_one(members, lengths, rank, ts, home, horizon, 12)
+        assert len(expected) > 50 and any(c > 1 for _, _, c in expected)
+        assert _pairs(members, lengths, rank, ts, home, horizon, 12) == expected
 
 
 def test_bucket_runs_group_equal_hash_and_band():
@@ -81,6 +128,17 @@ def test_candidate_pairs_equal_brute_force_band_matching():
         assert_that(pairs, equal_to(expected))
 
 
+def test_cosines_of_many_pairs_equal_cosine_of_each():
+    rng = np.random.default_rng(7)
+    vectors = [node.payload for _, node in _random_story_nodes(50, seed=9)]
+    vectors.append(StoryVector(np.empty(0, np.uint32), np.empty(0, np.float32)))  # an empty story
+    left, right = rng.integers(0, len(vectors), 3000), rng.integers(0, len(vectors), 3000)
+    left[:5] = right[:5] = len(vectors) - 1
+    expected = [cosine(vectors[a], vectors[b]) for a, b in zip(left.tolist(), right.tolist())]
+    assert np.allclose(cosines(vectors, left, right), expected, rtol=0, atol=1e-12)
+    assert len(cosines(vectors, left[:0], right[:0])) == 0
+
+
 def test_story_vector_bytes_round_trip():
     vector = StoryVector(np.array([3, 9, 70000], dtype=np.uint32), np.array([0.5, 0.25, 0.125], dtype=np.float32))
     back = StoryVector.from_bytes(vector.to_bytes())
@@ -119,7 +177,7 @@ def test_scored_neighbours_equal_candidate_pairs_then_verification(shards):
             | VerifyPairs("story", p | "NodesAgain" >> beam.Create(nodes), cosine, threshold)
         )
         scored = p | "NodesThird" >> beam.Create(nodes) | ScoredNeighbours(
-            "story", bands, rows, horizon, cap, cosine, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes,
+            "story", bands, rows, horizon, cap, cosines, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes,
             shards,
         )
         expected_profiles = (
@@ -163,7 +221,7 @@ def test_scored_edges_carry_the_minhash_estimate():
     signature = {key: node.signature for key, node in nodes}
     with TestPipeline() as p:
         edges = p | beam.Create(nodes) | ScoredNeighbours(
-            "story", 32, 1, None, 100, cosine, 0.0, 0, StoryVector.to_bytes, StoryVector.from_bytes
+            "story", 32, 1, None, 100, cosines, 0.0, 0, StoryVector.to_bytes, StoryVector.from_bytes
         )
         assert_that(
             edges["edges"] | beam.Map(lambda e: (isinstance(e, Edge), e.estimated == round(

@@ -9,7 +9,7 @@ Two ways to turn buckets into scored pairs, chosen by the tier's shape:
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -85,11 +85,11 @@ class _BandBlocks(beam.DoFn):
 
 
 class _Buckets(beam.DoFn):
-    """Base of the bucket steps: one shard's blocks -> the LSH buckets with two or more members.
+    """Base of the bucket steps: one shard's blocks -> its LSH buckets' distinct pairs.
 
-    Each bucket's members are (key, ts, is_home, payload) sorted by key, with the index pairs
-    `dedup.lsh.bucket_pairs` forms. Counts buckets and their entries, the extremes of their sizes
-    (as a distribution of two values per shard) and the capped ones.
+    `shard_pairs` finds the buckets with one sort (`dedup.lsh.bucket_runs`) and their pairs in bulk
+    (`dedup.lsh.bucket_pairs`). Counts buckets and their entries, the extremes of their sizes (as a
+    distribution of two values per shard) and the capped ones.
     """
 
     def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int):
@@ -99,27 +99,34 @@ class _Buckets(beam.DoFn):
         self.entries = Metrics.counter(NAMESPACE, f"{tier}_bucket_entries")
         self.size_extremes = Metrics.distribution(NAMESPACE, f"{tier}_bucket_size_extremes")
 
-    def shared_buckets(self, blocks):
+    def shard_pairs(self, blocks):
+        """-> (keys, payloads, left, right, buckets): the shard's nodes and its pairs as node indices."""
         hashes, bands, nodes, keys, ts, home, payloads = zip(*blocks)
         offsets = np.cumsum([0] + [len(block) for block in keys[:-1]])
         nodes = np.concatenate([block + offset for block, offset in zip(nodes, offsets.tolist())])
         keys = [key for block in keys for key in block]
-        ts = np.concatenate(ts).tolist()
-        home = [flag for block in home for flag in block]
-        payloads = [p for block in payloads for p in block] if payloads[0] is not None else [None] * len(keys)
+        payloads = [p for block in payloads for p in block] if payloads[0] is not None else None
         order, starts, lengths = bucket_runs(np.concatenate(hashes), np.concatenate(bands))
         self.buckets.inc(len(starts))
         self.entries.inc(len(order))
         self.size_extremes.update(int(lengths.min()))
         self.size_extremes.update(int(lengths.max()))
         self.capped.inc(int(np.count_nonzero(lengths > self.max_bucket_size)))
-        shared = lengths > 1
-        for start, length in zip(starts[shared].tolist(), lengths[shared].tolist()):
-            members = sorted(
-                ((keys[i], ts[i], home[i], payloads[i]) for i in nodes[order[start : start + length]].tolist()),
-                key=lambda m: m[0],
-            )
-            yield members, bucket_pairs([m[:3] for m in members], self.horizon_s, self.max_bucket_size)
+        _, rank = np.unique(np.array(keys), return_inverse=True)
+        home = np.array([flag for block in home for flag in block], dtype=bool)
+        left, right, buckets = bucket_pairs(
+            nodes[order], lengths, rank, np.concatenate(ts), home, self.horizon_s, self.max_bucket_size
+        )
+        return keys, payloads, left, right, buckets
+
+
+class _BucketPairs(_Buckets):
+    """One shard's blocks -> ((a, b), buckets in the shard that formed the pair), a < b."""
+
+    def process(self, element):
+        keys, _, left, right, buckets = self.shard_pairs(element[1])
+        for i, j, n in zip(left.tolist(), right.tolist(), buckets.tolist()):
+            yield (keys[i], keys[j]), n
 
 
 class _BandShards(beam.PTransform):
@@ -137,15 +144,6 @@ class _BandShards(beam.PTransform):
             | "BandBlocks" >> beam.ParDo(self.band_blocks)
             | "GroupByShard" >> beam.GroupByKey()
         )
-
-
-class _BucketPairs(_Buckets):
-    """Key pairs (a, b), a < b, of one shard's buckets."""
-
-    def process(self, element):
-        for members, pairs in self.shared_buckets(element[1]):
-            for i, j in pairs:
-                yield members[i][0], members[j][0]
 
 
 class CandidatePairs(beam.PTransform):
@@ -170,42 +168,39 @@ class CandidatePairs(beam.PTransform):
             nodes
             | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s, self.shards)
             | "PairsInBucket" >> beam.ParDo(_BucketPairs(self.tier, self.horizon_s, self.max_bucket_size))
-            | "CountBands" >> beam.combiners.Count.PerElement()
+            | "CountBands" >> beam.CombinePerKey(sum)
         )
 
 
 class _ScoreShard(_Buckets):
-    """One shard's buckets -> each node's scored candidates there: (key, [(other, similarity, bands)]).
+    """One shard's buckets -> each node's scored candidates there: (key, (others, similarities, bands)).
 
-    A pair met in several buckets of the shard is scored once, and `bands` counts those buckets;
-    each payload is unpacked once per shard. One element per node and shard, not two per pair
-    and band, is what the `GroupByKey` by node then moves.
+    Each distinct pair of the shard is scored once, all of them in one call of the tier's batch
+    similarity, and `bands` counts the shard's buckets that formed it. One element per node and
+    shard, holding three parallel lists, is what the `GroupByKey` by node then moves.
     """
 
-    def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int, similarity: Callable,
+    def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int, similarities: Callable,
                  unpack: Callable[[bytes], Any]):
         super().__init__(tier, horizon_s, max_bucket_size)
-        self.similarity, self.unpack = similarity, unpack
+        self.similarities, self.unpack = similarities, unpack
 
     def process(self, element):
-        payloads: dict[str, Any] = {}
-        scored: dict[tuple[str, str], list] = {}  # (a, b) -> [similarity, bands]
-        for members, pairs in self.shared_buckets(element[1]):
-            for i, j in pairs:
-                a, b = members[i][0], members[j][0]
-                found = scored.get((a, b))
-                if found is not None:
-                    found[1] += 1
-                    continue
-                for key, packed in ((a, members[i][3]), (b, members[j][3])):
-                    if key not in payloads:
-                        payloads[key] = self.unpack(packed)
-                scored[a, b] = [round(self.similarity(payloads[a], payloads[b]), 4), 1]
-        by_node: dict[str, list] = defaultdict(list)
-        for (a, b), (similarity, bands) in scored.items():
-            by_node[a].append((b, similarity, bands))
-            by_node[b].append((a, similarity, bands))
-        yield from by_node.items()
+        keys, payloads, left, right, buckets = self.shard_pairs(element[1])
+        if len(left) == 0:
+            return
+        scores = self.similarities([self.unpack(p) for p in payloads], left, right)
+        scores, buckets = [round(x, 4) for x in scores.tolist()], buckets.tolist()
+        node, other = np.concatenate((left, right)), np.concatenate((right, left))
+        order = np.argsort(node, kind="stable")
+        pair = (order % len(left)).tolist()
+        node, other = node[order], other[order].tolist()
+        starts = np.flatnonzero(np.diff(node, prepend=-1))
+        for start, end in zip(starts.tolist(), np.append(starts[1:], len(node)).tolist()):
+            pairs = pair[start:end]
+            yield keys[node[start]], (
+                [keys[o] for o in other[start:end]], [scores[i] for i in pairs], [buckets[i] for i in pairs]
+            )
 
 
 class _Neighbours(beam.DoFn):
@@ -225,8 +220,8 @@ class _Neighbours(beam.DoFn):
         key, per_shard = element
         bands: Counter[str] = Counter()
         similarities: dict[str, float] = {}
-        for scored in per_shard:
-            for other, similarity, n in scored:
+        for others, scores, counts in per_shard:
+            for other, similarity, n in zip(others, scores, counts):
                 bands[other] += n
                 similarities[other] = similarity
         for other in sorted(o for o in similarities if o > key):
@@ -251,7 +246,8 @@ def _edge(tier: str):
 class ScoredNeighbours(beam.PTransform):
     """(key, TierNode) -> `Edge`s reaching `threshold` (main) and, with k > 0, neighbour profiles.
 
-    Each node travels with its band keys, so a shard scores its own pairs (the tier's similarity,
+    Each node travels with its band keys, so a shard scores its own pairs (`similarities`, the
+    tier's similarity of many pairs at once: (payloads, left indices, right indices) -> scores,
     once per pair and shard) and no pair list is joined back to the nodes. One `GroupByKey` by
     node then merges a pair's shards and builds each node's k-nearest-neighbour profile from
     all its scored candidates, rejected ones included. Only the verified pairs (a small share)
@@ -264,12 +260,12 @@ class ScoredNeighbours(beam.PTransform):
     """
 
     def __init__(self, tier: str, bands: int, rows: int, horizon_s: float | None, max_bucket_size: int,
-                 similarity: Callable, threshold: float, k: int,
+                 similarities: Callable, threshold: float, k: int,
                  pack: Callable[[Any], bytes], unpack: Callable[[bytes], Any], shards: int = BAND_SHARDS):
         super().__init__()
         self.tier, self.bands, self.rows = tier, bands, rows
         self.horizon_s, self.max_bucket_size, self.shards = horizon_s, max_bucket_size, shards
-        self.similarity, self.threshold, self.k = similarity, threshold, k
+        self.similarities, self.threshold, self.k = similarities, threshold, k
         self.pack, self.unpack = pack, unpack
 
     def expand(self, nodes):
@@ -277,7 +273,7 @@ class ScoredNeighbours(beam.PTransform):
             nodes
             | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s, self.shards, self.pack)
             | "ScoreShard" >> beam.ParDo(
-                _ScoreShard(self.tier, self.horizon_s, self.max_bucket_size, self.similarity, self.unpack)
+                _ScoreShard(self.tier, self.horizon_s, self.max_bucket_size, self.similarities, self.unpack)
             )
             | "GroupByNode" >> beam.GroupByKey()
             | "Neighbours" >> beam.ParDo(_Neighbours(self.tier, self.threshold, self.k)).with_outputs(
