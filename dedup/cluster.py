@@ -7,6 +7,7 @@ of one node and its neighbours, until every component is a star around its minim
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 
@@ -103,7 +104,7 @@ def neighbour_profile(node: Hashable, scored: Iterable[tuple[Hashable, float]], 
     for other, similarity in scored:
         if other != node and similarity > best.get(other, 0.0):
             best[other] = similarity
-    top = sorted(best.items(), key=lambda item: (-item[1], item[0]))[: max(k - 1, 0)]
+    top = heapq.nsmallest(max(k - 1, 0), best.items(), key=lambda item: (-item[1], item[0]))
     return {node: 1.0, **dict(top)}
 
 

@@ -9,7 +9,6 @@ Two ways to turn buckets into scored pairs, chosen by the tier's shape:
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -218,20 +217,27 @@ class _Neighbours(beam.DoFn):
 
     def process(self, element):
         key, per_shard = element
-        bands: Counter[str] = Counter()
-        similarities: dict[str, float] = {}
-        for others, scores, counts in per_shard:
-            for other, similarity, n in zip(others, scores, counts):
-                bands[other] += n
-                similarities[other] = similarity
-        for other in sorted(o for o in similarities if o > key):
-            if similarities[other] < self.threshold:
-                self.rejected.inc()
+        parts = list(per_shard)
+        if len(parts) == 1:  # met in one shard: its candidates are distinct already
+            candidates = list(zip(*parts[0]))
+        else:
+            merged: dict[str, tuple[float, int]] = {}
+            for others, scores, counts in parts:
+                for other, similarity, n in zip(others, scores, counts):
+                    found = merged.get(other)
+                    merged[other] = (similarity, n + found[1]) if found else (similarity, n)
+            candidates = [(other, similarity, n) for other, (similarity, n) in merged.items()]
+        larger, rejected = sorted(c for c in candidates if c[0] > key), 0
+        for other, similarity, n in larger:
+            if similarity < self.threshold:
+                rejected += 1
             else:
-                self.verified.inc()
-                yield key, other, bands[other], similarities[other]
+                yield key, other, n, similarity
+        self.rejected.inc(rejected)
+        self.verified.inc(len(larger) - rejected)
         if self.k > 0:
-            yield beam.pvalue.TaggedOutput(PROFILES, (key, neighbour_profile(key, similarities.items(), self.k)))
+            profile = neighbour_profile(key, ((other, similarity) for other, similarity, _ in candidates), self.k)
+            yield beam.pvalue.TaggedOutput(PROFILES, (key, profile))
 
 
 def _edge(tier: str):
