@@ -18,25 +18,37 @@ DEFAULT_POLICY = ("source_type", "earliest", "completeness")
 
 @dataclasses.dataclass(frozen=True)
 class Member:
-    """A story variant and the variant group it belongs to."""
+    """A story variant, the variant group it belongs to, and the size of its body.
+
+    Merging reads a variant's body only for its size, so a member may travel without it (the story's
+    body "", sizes given) and the canonical body be filled in after the merge (`with_canonical_body`).
+    """
 
     story: WireStory
     variant_group: str
+    body_chars: int = -1  # -1: measure the story's body
+    body_words: int = -1
+
+    def __post_init__(self):
+        if self.body_chars < 0:
+            object.__setattr__(self, "body_chars", len(self.story.body))
+            object.__setattr__(self, "body_words", len(self.story.body.split()))
 
 
-def _completeness(story: WireStory) -> tuple:
+def _completeness(member: Member) -> tuple:
+    story = member.story
     present = sum(bool(v) for v in (story.headline, story.byline, story.dateline, story.url))
-    return (-present, -len(story.body))
+    return (-present, -member.body_chars)
 
 
-def criteria(source_type_priority: Sequence[str] = SOURCE_TYPES) -> dict[str, Callable[[WireStory], Any]]:
+def criteria(source_type_priority: Sequence[str] = SOURCE_TYPES) -> dict[str, Callable[[Member], Any]]:
     rank = {name: i for i, name in enumerate(source_type_priority)}
     return {
-        "source_type": lambda s: rank.get(s.source_type, len(rank)),
-        "earliest": lambda s: s.published_ts,
-        "latest": lambda s: -s.published_ts,
+        "source_type": lambda m: rank.get(m.story.source_type, len(rank)),
+        "earliest": lambda m: m.story.published_ts,
+        "latest": lambda m: -m.story.published_ts,
         "completeness": _completeness,
-        "longest": lambda s: -len(s.body),
+        "longest": lambda m: -m.body_chars,
     }
 
 
@@ -44,28 +56,28 @@ CRITERIA = tuple(criteria())
 
 
 def canonical_order(
-    stories: Sequence[WireStory],
+    members: Sequence[Member],
     policy: Sequence[str] = DEFAULT_POLICY,
     source_type_priority: Sequence[str] = SOURCE_TYPES,
-) -> list[WireStory]:
-    """Stories sorted by the policy; the first one is the canonical version."""
+) -> list[Member]:
+    """Members sorted by the policy; the first one is the canonical version."""
     table = criteria(source_type_priority)
     unknown = [name for name in policy if name not in table]
     if unknown:
         raise ValueError(f"unknown canonical policy criteria {unknown}; choose from {sorted(table)}")
-    return sorted(stories, key=lambda s: tuple(table[name](s) for name in policy) + (s.uid,))
+    return sorted(members, key=lambda m: tuple(table[name](m) for name in policy) + (m.story.uid,))
 
 
-def differences(variant: WireStory, canonical: WireStory) -> dict[str, Any]:
+def differences(variant_member: Member, canonical_member: Member) -> dict[str, Any]:
     def differs(a: str | None, b: str | None) -> bool:
         return normalize(a or "") != normalize(b or "")
 
-    canonical_len = max(len(canonical.body.split()), 1)
+    variant, canonical = variant_member.story, canonical_member.story
     return {
         "headline": normalize(clean_headline(variant.headline)) != normalize(clean_headline(canonical.headline)),
         "byline": differs(variant.byline, canonical.byline),
         "dateline": differs(variant.dateline, canonical.dateline),
-        "length_ratio": round(len(variant.body.split()) / canonical_len, 4),
+        "length_ratio": round(variant_member.body_words / max(canonical_member.body_words, 1), 4),
     }
 
 
@@ -83,8 +95,10 @@ def story_record(
     reprints (same variant group) and the story similarity for rewrites.
     """
     group_of = {m.story.uid: m.variant_group for m in members}
-    ordered = canonical_order([m.story for m in members], policy, source_type_priority)
+    ordered_members = canonical_order(members, policy, source_type_priority)
+    ordered = [m.story for m in ordered_members]
     canonical = ordered[0]
+    member_of = {m.story.uid: m for m in ordered_members}
     earliest = min(ordered, key=lambda s: (s.published_ts, s.uid))
     variants = []
     for story in sorted(ordered, key=lambda s: (s is not canonical, s.published_ts, s.uid)):
@@ -108,7 +122,7 @@ def story_record(
                 "variant_group": f"vg-{group_of[story.uid]}",
                 "relation": relation,
                 "similarity": similarity,
-                "differs": None if story is canonical else differences(story, canonical),
+                "differs": None if story is canonical else differences(member_of[story.uid], ordered_members[0]),
                 "extra": story.extra,
                 "provenance": {"file": story.provenance.file, "line": story.provenance.line},
             }
@@ -136,3 +150,8 @@ def story_record(
         "flags": ["too_many_variants"] if len(ordered) > max_variants else [],
         "evidence": sorted(evidence, key=lambda e: (e["tier"], e["a"], e["b"])),
     }
+
+
+def with_canonical_body(record: dict[str, Any], body: str) -> dict[str, Any]:
+    """A record merged from bodiless members, with its canonical version's body."""
+    return {**record, "canonical": {**record["canonical"], "body": body}}

@@ -1,10 +1,12 @@
 """Bring each story's variants and evidence together and merge them into one record."""
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from dedup.merge import Member, story_record
+from dedup.merge import Member, story_record, with_canonical_body
 from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
 from transforms.joins import AttachValue, AttachValues
@@ -50,7 +52,12 @@ class _MergeStory(beam.DoFn):
         self.story_size.update(record["n_variants"])
         self.flagged.inc(bool(record["flags"]))
         self.progress.tick()
-        yield record
+        yield record["canonical"]["uid"], record
+
+
+def _bodiless(story):
+    """A story without its body, and the body's size: what the merge needs of a variant."""
+    return dataclasses.replace(story, body=""), len(story.body), len(story.body.split())
 
 
 def _member_by_story(element):
@@ -58,8 +65,8 @@ def _member_by_story(element):
     _, grouped = element
     shingles = next(iter(grouped["shingles"]), None)
     for variant_group, story_id, vector in grouped["placement"]:  # exactly one
-        for story in grouped["story"]:
-            yield story_id, (Member(story, variant_group), vector, shingles)
+        for story, body_chars, body_words in grouped["story"]:
+            yield story_id, (Member(story, variant_group, body_chars, body_words), vector, shingles)
 
 
 def _prefix_story_edge(edge):
@@ -74,6 +81,9 @@ class MergeStories(beam.PTransform):
     (`reprint_shingles`); a rewrite's is the story cosine of their variant groups' term vectors
     (`story_nodes`), the vectors the story tier compared, as in streaming mode. Nothing is
     recomputed from the bodies.
+
+    Bodies are the bulk of a story, and a record keeps one (the canonical's): members are joined and
+    grouped without theirs, and each record then fetches its canonical body by uid.
     """
 
     def __init__(self, variant_groups, reprint_shingles, story_clusters, story_nodes, variant_edges, story_edges,
@@ -95,7 +105,7 @@ class MergeStories(beam.PTransform):
         )
         members = (
             {
-                "story": stories | "KeyByUid" >> beam.Map(lambda s: (s.uid, s)),
+                "story": stories | "KeyByUid" >> beam.Map(lambda s: (s.uid, _bodiless(s))),
                 "placement": placements,
                 "shingles": self.reprint_shingles,
             }
@@ -122,4 +132,6 @@ class MergeStories(beam.PTransform):
             | "Merge" >> beam.ParDo(
                 _MergeStory(self.policy, self.source_type_priority, self.max_variants)
             )
+            | "CanonicalBody" >> AttachValue(stories | "BodyByUid" >> beam.Map(lambda s: (s.uid, s.body)))
+            | "WithBody" >> beam.MapTuple(lambda _, body, record: with_canonical_body(record, body))
         )
