@@ -81,13 +81,13 @@ class _DocumentFrequencies(beam.CombineFn):
         return accumulator
 
 
-def _story_node(element, df, config: SketchConfig):
-    group, (ts, terms) = element
+def _story_nodes(batch, df, config: SketchConfig):
+    """A batch of (group, (ts, representative terms)) -> (group, TierNode), signatures computed at once."""
     table, n_docs = df
-    vector = story_vector(terms, table, n_docs, config.story_weights)
-    top = signature_terms(vector, config.story_weights.signature_terms)
-    signature = signatures([top], config.num_perm, config.seed)[0]
-    return group, TierNode(ts, signature, vector)
+    vectors = [story_vector(terms, table, n_docs, config.story_weights) for _, (_, terms) in batch]
+    tops = [signature_terms(vector, config.story_weights.signature_terms) for vector in vectors]
+    for (group, (ts, _)), vector, signature in zip(batch, vectors, signatures(tops, config.num_perm, config.seed)):
+        yield group, TierNode(ts, signature, vector)
 
 
 class StoryNodes(beam.PTransform):
@@ -114,6 +114,8 @@ class StoryNodes(beam.PTransform):
             | "RepresentativeTerms" >> beam.Map(lambda kv: kv[1][1])
             | "DocumentFrequencies" >> beam.CombineGlobally(_DocumentFrequencies())
         )
-        return representatives | "StoryNode" >> beam.Map(
-            _story_node, df=beam.pvalue.AsSingleton(df), config=self.config
+        return (
+            representatives
+            | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
+            | "StoryNode" >> beam.FlatMap(_story_nodes, df=beam.pvalue.AsSingleton(df), config=self.config)
         )
