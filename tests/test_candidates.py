@@ -22,6 +22,7 @@ from dedup.story import StoryVector, cosine, cosines
 from pipeline.options import DedupOptions, story_band_shards
 from schemas.records import Edge, TierNode
 from transforms.candidates import BAND_SHARDS, CandidatePairs, ScoredNeighbours
+from transforms.joins import AttachToPairs
 from transforms.verify import VerifyPairs
 
 HOUR = 3600.0
@@ -237,3 +238,11 @@ def test_story_band_shards_default_to_one_per_time_bucket_and_never_one_for_ever
     assert shards() == 1
     assert shards("--horizon_hours", "0") == BAND_SHARDS  # one time bucket: keep the corpus split
     assert shards("--story_band_shards", "4") == 4
+
+
+def test_attach_to_pairs_brings_both_values_and_drops_pairs_missing_one():
+    values = [("a", 1), ("b", 2), ("c", 3)]
+    pairs = [(("a", "b"), "ab"), (("c", "a"), "ca"), (("a", "x"), "ax"), (("b", "c"), "bc")]
+    with TestPipeline() as p:
+        joined = p | "Pairs" >> beam.Create(pairs) | AttachToPairs(p | "Values" >> beam.Create(values))
+        assert_that(joined, equal_to([("a", 1, "b", 2, "ab"), ("c", 3, "a", 1, "ca"), ("b", 2, "c", 3, "bc")]))

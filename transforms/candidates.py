@@ -20,7 +20,7 @@ from dedup.cluster import neighbour_profile
 from dedup.lsh import band_hashes, bucket_pairs, bucket_runs, time_buckets
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
-from transforms.joins import AttachValue
+from transforms.joins import AttachToPairs
 from transforms.metrics import NAMESPACE
 
 PROFILES = "profiles"
@@ -242,7 +242,7 @@ class _Neighbours(beam.DoFn):
 
 def _edge(tier: str):
     def make(element):
-        _, signature_b, (a, signature_a, (b, bands, similarity)) = element
+        a, signature_a, b, signature_b, (bands, similarity) = element
         estimated = round(estimate_jaccard(signature_a, signature_b), 4)
         return Edge(tier, a, b, bands, estimated, similarity)
 
@@ -289,10 +289,8 @@ class ScoredNeighbours(beam.PTransform):
         signatures = nodes | "Signatures" >> beam.Map(lambda kv: (kv[0], kv[1].signature))
         edges = (
             neighbours.verified
-            | "KeyByA" >> beam.Map(lambda v: (v[0], v[1:]))
-            | "AttachA" >> AttachValue(signatures)
-            | "KeyByB" >> beam.Map(lambda v: (v[2][0], (v[0], v[1], v[2])))
-            | "AttachB" >> AttachValue(signatures)
+            | "ByPair" >> beam.Map(lambda v: ((v[0], v[1]), (v[2], v[3])))
+            | "AttachSignatures" >> AttachToPairs(signatures)
             | "Edges" >> beam.Map(_edge(self.tier))
         )
         return {"edges": edges, PROFILES: neighbours[PROFILES]}

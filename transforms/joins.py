@@ -38,3 +38,48 @@ def _attach(element, tags: list[str], single: bool):
         value = values[0][0] if single else tuple(v[0] for v in values)
         for item in grouped["items"]:
             yield key, value, item
+
+
+class AttachToPairs(beam.PTransform):
+    """Join ((a, b), item) pairs with values (key, value): emit (a, value of a, b, value of b, item).
+
+    Each endpoint meets its value in one `CoGroupByKey` by key, and the two halves of a pair meet
+    again in a plain `GroupByKey` by pair: one multi-input join where attaching one endpoint after
+    the other takes two (the DirectRunner materialises every multi-input Flatten, decoding and
+    re-encoding all the values it carries). Pairs with an endpoint lacking a value are dropped;
+    each key must have at most one value, and each pair must appear once.
+    """
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def expand(self, pairs):
+        return (
+            {"value": self.values, "end": pairs | "Ends" >> beam.FlatMap(_pair_ends)}
+            | "ByKey" >> beam.CoGroupByKey()
+            | "ValueToPairs" >> beam.FlatMap(_value_to_pairs)
+            | "ByPair" >> beam.GroupByKey()
+            | "BothEnds" >> beam.FlatMap(_both_ends)
+        )
+
+
+def _pair_ends(pair):
+    (a, b), item = pair
+    yield a, ((a, b), 0, item)
+    yield b, ((a, b), 1, None)  # the item travels with one end only
+
+
+def _value_to_pairs(element):
+    _, grouped = element
+    for value in grouped["value"]:  # at most one
+        for pair, end, item in grouped["end"]:
+            yield pair, (end, value, item)
+
+
+def _both_ends(element):
+    (a, b), ends = element
+    ends = sorted(ends, key=lambda e: e[0])
+    if len(ends) == 2:
+        (_, value_a, item), (_, value_b, _) = ends
+        yield a, value_a, b, value_b, item

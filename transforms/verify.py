@@ -8,7 +8,7 @@ from apache_beam.metrics import Metrics
 
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
-from transforms.joins import AttachValue
+from transforms.joins import AttachToPairs
 from transforms.metrics import NAMESPACE
 
 
@@ -19,7 +19,7 @@ class _Verify(beam.DoFn):
         self.rejected = Metrics.counter(NAMESPACE, f"{tier}_pairs_rejected")
 
     def process(self, element):
-        b, node_b, (a, node_a, bands) = element
+        a, node_a, b, node_b, bands = element
         similarity = self.similarity(node_a.payload, node_b.payload)
         estimated = estimate_jaccard(node_a.signature, node_b.signature)
         if similarity < self.threshold:
@@ -32,8 +32,8 @@ class _Verify(beam.DoFn):
 class VerifyPairs(beam.PTransform):
     """((a, b), bands) -> `Edge` for pairs whose similarity reaches `threshold` (main output).
 
-    Two key joins bring each endpoint's compact node (signature and payload, never the body) to
-    the pair. Pairs below the threshold are counted and dropped.
+    A join by endpoint brings each endpoint's compact node (signature and payload, never the body)
+    to the pair. Pairs below the threshold are counted and dropped.
     """
 
     def __init__(self, tier: str, nodes, similarity: Callable, threshold: float):
@@ -43,9 +43,6 @@ class VerifyPairs(beam.PTransform):
     def expand(self, pairs):
         return (
             pairs
-            | "KeyByA" >> beam.Map(lambda pair: (pair[0][0], (pair[0][1], pair[1])))
-            | "AttachA" >> AttachValue(self.nodes)
-            | "KeyByB" >> beam.Map(lambda v: (v[2][0], (v[0], v[1], v[2][1])))
-            | "AttachB" >> AttachValue(self.nodes)
+            | "AttachNodes" >> AttachToPairs(self.nodes)
             | "Verify" >> beam.ParDo(_Verify(self.tier, self.similarity, self.threshold))
         )
