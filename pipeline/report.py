@@ -116,9 +116,9 @@ def build_report(summary: list, counters: dict, distributions: dict, wall_second
         "seconds": {
             "wall": round(wall_seconds, 3),
             "processing_by_stage": {
-                name[len("msecs_"):]: round(value / 1000.0, 3)
+                name[len("usecs_"):]: value / 1e6
                 for name, value in sorted(counters.items())
-                if name.startswith("msecs_")
+                if name.startswith("usecs_")
             },
         },
         "options": options,
