@@ -1,4 +1,7 @@
-from dedup.text import clean_body, clean_headline, normalize, words
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.text import _WORD, clean_body, clean_headline, normalize, word_tokens, words
 
 
 def test_strips_wire_dateline_with_agency():
@@ -41,4 +44,20 @@ def test_normalize_unifies_unicode_typography_and_case():
 def test_words_split_possessives_and_keep_decimals_and_acronyms():
     assert words("U.S. officials said Perez’s team won 3.5 million") == [
         "u.s", "officials", "said", "perez", "s", "team", "won", "3.5", "million"
+    ]
+
+
+_ASCII_TEXT = st.lists(st.sampled_from(list(" \t\n._-'\"!?,;:()$%&/\x00\x7faZz09_") + ["U.S.", "...", "e.g.", "3.5"])).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_ASCII_TEXT, st.text()))
+def test_word_tokens_equal_the_word_regex(text):
+    # The ASCII fast path must give exactly the regex's tokens; other text takes the regex itself.
+    assert word_tokens(text) == _WORD.findall(text)
+
+
+def test_word_tokens_keep_dots_only_between_word_characters():
+    assert word_tokens("U.S. troops, e.g. 3.5 km... at 10.30.a..b _x_. .y") == [
+        "U.S", "troops", "e.g", "3.5", "km", "at", "10.30.a", "b", "_x_", "y"
     ]
