@@ -9,7 +9,7 @@ from apache_beam.metrics import Metrics
 from dedup.merge import Member, story_record, with_canonical_body
 from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
-from transforms.joins import AttachValue, AttachValues
+from transforms.joins import AttachValue
 from transforms.metrics import NAMESPACE, Progress, StageTimer
 
 
@@ -26,16 +26,17 @@ class _MergeStory(beam.DoFn):
 
     def process(self, element):
         _, grouped = element
-        members, vectors, shingles = [], {}, {}
-        for member, vector, member_shingles in grouped["member"]:
+        members, vectors, shingles, edges = [], {}, {}, []
+        for member, vector, member_shingles, member_edges in grouped:
             members.append(member)
             vectors[member.variant_group] = vector
             shingles[member.story.uid] = member_shingles
+            edges.extend(member_edges)
         group_of = {m.story.uid: m.variant_group for m in members}
         groups = {f"vg-{g}" for g in vectors}
-        evidence = [
+        evidence = [  # a guarded cluster may have split an edge's ends into two stories
             e.to_json()
-            for e in grouped["edge"]
+            for e in edges
             if (e.a in group_of and e.b in group_of) or (e.a in groups and e.b in groups)
         ]
         def similarity(variant, canonical, same_group):
@@ -60,13 +61,29 @@ def _bodiless(story):
     return dataclasses.replace(story, body=""), len(story.body), len(story.body.split())
 
 
+def _placements(element):
+    """A variant group's uids, story, vector and story-tier edges -> (uid, (group, story, vector, edges)).
+
+    The group's edges (from it to other groups) travel with its first uid only, so each reaches its
+    story once.
+    """
+    group, grouped = element
+    for story_id in grouped["story"]:  # exactly one
+        for vector in grouped["vector"]:  # exactly one
+            edges = [_prefix_story_edge(e) for e in grouped["edge"]]
+            for index, uid in enumerate(sorted(grouped["uid"])):
+                yield uid, (group, story_id, vector, edges if index == 0 else [])
+
+
 def _member_by_story(element):
-    """A uid's story, placement and shingles (only in a group of two or more) -> (story, (Member, group vector, shingles))."""
+    """A uid's story, placement, shingles (only in a group of two or more) and variant-tier edges (from it)
+    -> (story, (Member, group vector, shingles, variant- and story-tier edges))."""
     _, grouped = element
     shingles = next(iter(grouped["shingles"]), None)
-    for variant_group, story_id, vector in grouped["placement"]:  # exactly one
+    for variant_group, story_id, vector, group_edges in grouped["placement"]:  # exactly one
         for story, body_chars, body_words in grouped["story"]:
-            yield story_id, (Member(story, variant_group, body_chars, body_words), vector, shingles)
+            member = Member(story, variant_group, body_chars, body_words)
+            yield story_id, (member, vector, shingles, list(grouped["edge"]) + group_edges)
 
 
 def _prefix_story_edge(edge):
@@ -83,7 +100,9 @@ class MergeStories(beam.PTransform):
     recomputed from the bodies.
 
     Bodies are the bulk of a story, and a record keeps one (the canonical's): members are joined and
-    grouped without theirs, and each record then fetches its canonical body by uid.
+    grouped without theirs, and each record then fetches its canonical body by uid. Evidence needs no
+    joins of its own: each member brings the variant-tier edges from its uid, and a group's first
+    member the story-tier edges from its group.
     """
 
     def __init__(self, variant_groups, reprint_shingles, story_clusters, story_nodes, variant_edges, story_edges,
@@ -96,39 +115,26 @@ class MergeStories(beam.PTransform):
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
 
     def expand(self, stories):
-        group_vectors = self.story_nodes | "GroupVectors" >> beam.Map(lambda kv: (kv[0], kv[1].payload.to_bytes()))
-        placements = (  # (uid, (variant group, story, group vector)): compact, joined before the bodies are
-            self.variant_groups
-            | "ByVariantGroup" >> beam.Map(lambda kv: (kv[1], kv[0]))
-            | "AttachStory" >> AttachValues(self.story_clusters, group_vectors)
-            | "ByUid" >> beam.Map(lambda v: (v[2], (v[0],) + v[1]))
+        placements = (  # compact, joined before the bodies are
+            {
+                "uid": self.variant_groups | "ByVariantGroup" >> beam.Map(lambda kv: (kv[1], kv[0])),
+                "story": self.story_clusters,
+                "vector": self.story_nodes | "GroupVectors" >> beam.Map(lambda kv: (kv[0], kv[1].payload.to_bytes())),
+                "edge": self.story_edges | "StoryEdgeByA" >> beam.Map(lambda e: (e.a, e)),
+            }
+            | "JoinByGroup" >> beam.CoGroupByKey()
+            | "Placements" >> beam.FlatMap(_placements)
         )
-        members = (
+        return (
             {
                 "story": stories | "KeyByUid" >> beam.Map(lambda s: (s.uid, _bodiless(s))),
                 "placement": placements,
                 "shingles": self.reprint_shingles,
+                "edge": self.variant_edges | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e)),
             }
             | "JoinByUid" >> beam.CoGroupByKey()
             | "ByStory" >> beam.FlatMap(_member_by_story)
-        )
-        story_of_uid = placements | "UidStory" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
-        variant_evidence = (
-            self.variant_edges
-            | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e))
-            | "VariantEdgeStory" >> AttachValue(story_of_uid)
-            | "VariantEdgeByStory" >> beam.Map(lambda v: (v[1], v[2]))
-        )
-        story_evidence = (
-            self.story_edges
-            | "StoryEdgeByA" >> beam.Map(lambda e: (e.a, _prefix_story_edge(e)))
-            | "StoryEdgeStory" >> AttachValue(self.story_clusters)
-            | "StoryEdgeByStory" >> beam.Map(lambda v: (v[1], v[2]))
-        )
-        edges = (variant_evidence, story_evidence) | "AllEvidence" >> beam.Flatten()
-        return (
-            {"member": members, "edge": edges}
-            | "GroupStory" >> beam.CoGroupByKey()
+            | "GroupStory" >> beam.GroupByKey()
             | "Merge" >> beam.ParDo(
                 _MergeStory(self.policy, self.source_type_priority, self.max_variants)
             )
