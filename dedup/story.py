@@ -16,14 +16,14 @@ import math
 import numpy as np
 import scipy.sparse
 
-from dedup.shingles import token_hashes
+from dedup.shingles import HashSet, token_hashes
 from dedup.stopwords import STOPWORDS
-from dedup.text import Tokens, casefold_all, starts_upper
+from dedup.text import Tokens, casefold_all
 
 DF_BUCKETS = 1 << 20
 # Pairs per sparse product in `cosines`: bounds the two gathered matrices to ~16k x 80 entries each.
 _PAIR_CHUNK = 1 << 14
-_STOPWORD_HASHES = np.sort(token_hashes(sorted(STOPWORDS)))
+_STOPWORDS = HashSet(token_hashes(sorted(STOPWORDS)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,28 +84,35 @@ def story_terms(headline: Tokens, body: Tokens, weights: StoryWeights = StoryWei
     A term is proper when at least half its occurrences are capitalised mid-sentence: its
     capitalised occurrences minus its capitalised sentence-initial ones. Everything runs per
     occurrence in bulk: each occurrence is a row (term hash, count weight, seen, mid-sentence
-    capital), sentence-initial capitals are rows with capital -1, and `np.bincount` sums them
-    per term (terms whose 32-bit hashes collide count as one).
+    capital), sentence-initial capitals are rows with capital -1, and one sort groups the rows
+    by term to sum them (terms whose 32-bit hashes collide count as one).
     """
     initial = casefold_all([t for t in headline.sentence_initial + body.sentence_initial if t[:1].isupper()])
-    folded = body.folded + headline.folded + initial
     hashes = np.concatenate((body.hashes, token_hashes(headline.folded + initial)))  # body's are shared with shingles
     sizes = (len(body.folded), len(headline.folded), len(initial))
     weight = np.repeat([1.0, weights.headline_boost, 0.0], sizes)
     seen = np.repeat([1.0, 1.0, 0.0], sizes)
-    capital = np.concatenate((starts_upper(body.written + headline.written), np.full(len(initial), -1.0)))
+    capital = np.concatenate((body.capitalised, headline.capitalised, np.full(len(initial), -1.0)))
 
-    lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
-    stop = np.minimum(np.searchsorted(_STOPWORD_HASHES, hashes), len(_STOPWORD_HASHES) - 1)
-    keep = (lengths > 1) & (_STOPWORD_HASHES[stop] != hashes)
+    lengths = np.concatenate((body.folded_lengths, headline.folded_lengths, [len(t) for t in initial]))
+    keep = (lengths > 1) & ~_STOPWORDS.contains(hashes)
     short = np.flatnonzero(lengths == 1)
+    folded = body.folded + headline.folded + initial
     keep[short] = [folded[i].isdigit() for i in short.tolist()]  # single digits are terms, single letters not
-    unique, inverse = np.unique((hashes[keep] & np.uint64(0xFFFFFFFF)).astype(np.uint32), return_inverse=True)
-    seen = np.bincount(inverse, weights=seen[keep], minlength=len(unique))
-    mid_capital = np.bincount(inverse, weights=capital[keep], minlength=len(unique))
+    terms = (hashes[keep] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    if len(terms) == 0:
+        return StoryTerms(terms, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool))
+    order = np.argsort(terms, kind="stable")
+    ordered = terms[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+
+    def per_term(values):
+        return np.add.reduceat(values[keep][order], starts)
+
+    seen, mid_capital = per_term(seen), per_term(capital)
     return StoryTerms(
-        hashes=unique,
-        counts=np.bincount(inverse, weights=weight[keep], minlength=len(unique)).astype(np.float32),
+        hashes=ordered[starts],
+        counts=per_term(weight).astype(np.float32),
         proper=(mid_capital > 0) & (2 * mid_capital >= seen),
     )
 

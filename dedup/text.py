@@ -125,7 +125,9 @@ class Tokens:
     def __init__(self, text: str):
         self.text = unify(text)
         self.written: list[str] = word_tokens(self.text)
-        self.folded = casefold_all(self.written)
+        self._joined = "\x00".join(self.written)  # tokens hold no NUL: one string to work on in bulk
+        self._folded_joined = self._joined.casefold()
+        self.folded = self._folded_joined.split("\x00") if self.written else []
 
     @functools.cached_property
     def hashes(self) -> np.ndarray:
@@ -135,17 +137,26 @@ class Tokens:
     def sentence_initial(self) -> list[str]:
         return _SENTENCE_INITIAL.findall("\n" + self.text)
 
+    @functools.cached_property
+    def capitalised(self) -> np.ndarray:
+        """Whether each token starts with an uppercase letter.
 
-def starts_upper(tokens: list[str]) -> np.ndarray:
-    """Whether each (non-empty, NUL-free) token starts with an uppercase letter, in bulk.
+        ASCII first characters are tested on the UTF-8 bytes in bulk; only the rare others go to
+        `str.isupper`.
+        """
+        if not self.written:
+            return np.zeros(0, dtype=bool)
+        data = np.frombuffer(("\x00" + self._joined).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        first = data[np.flatnonzero(data == 0) + 1]
+        upper = (first >= ord("A")) & (first <= ord("Z"))
+        other = np.flatnonzero(first >= 0x80)
+        upper[other] = [self.written[i][0].isupper() for i in other.tolist()]
+        return upper
 
-    ASCII first characters are tested on the UTF-8 bytes; only the rare others go to `str.isupper`.
-    """
-    if not tokens:
-        return np.zeros(0, dtype=bool)
-    data = np.frombuffer(("\x00" + "\x00".join(tokens)).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    first = data[np.flatnonzero(data == 0) + 1]
-    upper = (first >= ord("A")) & (first <= ord("Z"))
-    other = np.flatnonzero(first >= 0x80)
-    upper[other] = [tokens[i][0].isupper() for i in other.tolist()]
-    return upper
+    @functools.cached_property
+    def folded_lengths(self) -> np.ndarray:
+        """The length in characters of each folded token, from the gaps between separators."""
+        if not self.folded:
+            return np.zeros(0, dtype=np.int64)
+        codes = np.frombuffer(("\x00" + self._folded_joined + "\x00").encode("utf-32-le"), dtype=np.uint32)
+        return np.diff(np.flatnonzero(codes == 0)) - 1

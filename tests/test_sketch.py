@@ -5,7 +5,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedup.lsh import band_hashes, band_params
 from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
-from dedup.shingles import jaccard, shingle_hashes, sorted_unique
+from dedup.shingles import HashSet, jaccard, shingle_hashes, sorted_unique
 from dedup.story import StoryTerms, StoryVector
 from schemas.records import TierNode
 
@@ -54,6 +54,17 @@ def test_sorted_unique_equals_numpy_unique(size, high):
     got = sorted_unique(values)
     assert got.dtype == np.uint32
     np.testing.assert_array_equal(got, np.unique(values))
+
+
+@pytest.mark.parametrize("size", [0, 1, 237, 5000])
+def test_hash_set_membership_is_exact(size):
+    rng = np.random.default_rng(size)
+    members = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+    members_set = HashSet(members)
+    fillers = members_set.table[~np.isin(members_set.table, members)]  # what the empty slots hold
+    extremes = np.array([0, 2**64 - 1], dtype=np.uint64)
+    queries = np.concatenate((members, fillers, rng.integers(0, 2**64, size=1000, dtype=np.uint64), extremes))
+    np.testing.assert_array_equal(members_set.contains(queries), np.isin(queries, members))
 
 
 def test_band_params_follow_datasketch_and_keys_match_for_equal_bands():
