@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
 from dedup.shingles import fold_shingles
-from dedup.story import StoryTerms, StoryWeights, story_terms
+from dedup.story import StoryTerms, StoryWeights, story_terms, story_terms_batch
 from dedup.text import Tokens, clean_body, clean_headline
 from schemas.records import WireStory
 
@@ -28,11 +29,12 @@ def terms_of(story: WireStory, config: SketchConfig) -> StoryTerms:
     return story_terms(Tokens(clean_headline(story.headline)), _body_tokens(story, config), config.story_weights)
 
 
-def sketch_features(story: WireStory, config: SketchConfig) -> tuple[np.ndarray, StoryTerms]:
-    """`variant_shingles` and `terms_of` together, tokenising the body once."""
-    body = _body_tokens(story, config)
-    terms = story_terms(Tokens(clean_headline(story.headline)), body, config.story_weights)
-    return fold_shingles(body.hashes, config.shingle_size), terms
+def sketch_features(stories: Sequence[WireStory], config: SketchConfig) -> tuple[list[np.ndarray], list[StoryTerms]]:
+    """`variant_shingles` and `terms_of` of a batch of stories, tokenising each body once."""
+    bodies = [_body_tokens(story, config) for story in stories]
+    headlines = [Tokens(clean_headline(story.headline)) for story in stories]
+    terms = story_terms_batch(list(zip(headlines, bodies)), config.story_weights)
+    return [fold_shingles(body.hashes, config.shingle_size) for body in bodies], terms
 
 
 def _body_tokens(story: WireStory, config: SketchConfig) -> Tokens:

@@ -11,14 +11,16 @@ indexed by term hash), which is small enough to be a Beam side input and mergeab
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse
 
 from dedup.shingles import HashSet, token_hashes
 from dedup.stopwords import STOPWORDS
-from dedup.text import Tokens, casefold_all
+from dedup.text import Tokens, capitalised, casefold_all, folded_shapes
 
 DF_BUCKETS = 1 << 20
 # Pairs per sparse product in `cosines`: bounds the two gathered matrices to ~16k x 80 entries each.
@@ -82,39 +84,47 @@ def story_terms(headline: Tokens, body: Tokens, weights: StoryWeights = StoryWei
     """Term counts of a story, with headline occurrences boosted and proper nouns marked.
 
     A term is proper when at least half its occurrences are capitalised mid-sentence: its
-    capitalised occurrences minus its capitalised sentence-initial ones. Everything runs per
-    occurrence in bulk: each occurrence is a row (term hash, count weight, seen, mid-sentence
-    capital), sentence-initial capitals are rows with capital -1, and one sort groups the rows
-    by term to sum them (terms whose 32-bit hashes collide count as one).
+    capitalised occurrences minus its capitalised sentence-initial ones.
     """
-    initial = casefold_all([t for t in headline.sentence_initial + body.sentence_initial if t[:1].isupper()])
-    hashes = np.concatenate((body.hashes, token_hashes(headline.folded + initial)))  # body's are shared with shingles
-    sizes = (len(body.folded), len(headline.folded), len(initial))
+    return story_terms_batch([(headline, body)], weights)[0]
+
+
+def story_terms_batch(texts: Sequence[tuple[Tokens, Tokens]], weights: StoryWeights = StoryWeights()) -> list[StoryTerms]:
+    """`story_terms` of many (headline, body) pairs, in one set of numpy calls for all of them.
+
+    Each occurrence is a row (story, term hash, count weight, seen, mid-sentence capital): the
+    rows of all bodies, then of all headlines, then the sentence-initial capitals (capital -1).
+    One sort by (story, 32-bit term hash) groups them to sum per term (terms whose 32-bit hashes
+    collide count as one).
+    """
+    heads, bodies = [h for h, _ in texts], [b for _, b in texts]
+    initials = [[t for t in h.sentence_initial + b.sentence_initial if t[:1].isupper()] for h, b in texts]
+    initial_folded = casefold_all([t for story in initials for t in story])
+    per_story = np.array([[len(b.folded) for b in bodies], [len(h.folded) for h in heads], [len(i) for i in initials]])
+    story = np.repeat(np.tile(np.arange(len(texts), dtype=np.uint64), 3), per_story.ravel())
+    sizes = per_story.sum(axis=1)
+    head_and_initial = [t for h in heads for t in h.folded] + initial_folded
+    hashes = np.concatenate([b.hashes for b in bodies] + [token_hashes(head_and_initial)])  # bodies' are the shingles'
     weight = np.repeat([1.0, weights.headline_boost, 0.0], sizes)
     seen = np.repeat([1.0, 1.0, 0.0], sizes)
-    capital = np.concatenate((body.capitalised, headline.capitalised, np.full(len(initial), -1.0)))
-
-    lengths = np.concatenate((body.folded_lengths, headline.folded_lengths, [len(t) for t in initial]))
-    keep = (lengths > 1) & ~_STOPWORDS.contains(hashes)
-    short = np.flatnonzero(lengths == 1)
-    folded = body.folded + headline.folded + initial
-    keep[short] = [folded[i].isdigit() for i in short.tolist()]  # single digits are terms, single letters not
-    terms = (hashes[keep] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    if len(terms) == 0:
-        return StoryTerms(terms, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool))
-    order = np.argsort(terms, kind="stable")
-    ordered = terms[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    capital = np.concatenate((capitalised(bodies + heads), np.full(sizes[2], -1.0)))
+    lengths, digit = folded_shapes([t.folded_joined for t in bodies + heads] + ["\x00".join(initial_folded)])
+    keep = ((lengths > 1) & ~_STOPWORDS.contains(hashes)) | digit  # one-digit terms count, one letter does not
+    keys = (story[keep] << np.uint64(32)) | (hashes[keep] & np.uint64(0xFFFFFFFF))
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1]))) if len(keys) else np.zeros(0, int)
 
     def per_term(values):
-        return np.add.reduceat(values[keep][order], starts)
+        return np.add.reduceat(values[keep][order], starts) if len(starts) else np.zeros(0)
 
-    seen, mid_capital = per_term(seen), per_term(capital)
-    return StoryTerms(
-        hashes=ordered[starts],
-        counts=per_term(weight).astype(np.float32),
-        proper=(mid_capital > 0) & (2 * mid_capital >= seen),
-    )
+    seen, mid_capital, counts = per_term(seen), per_term(capital), per_term(weight).astype(np.float32)
+    proper = (mid_capital > 0) & (2 * mid_capital >= seen)
+    term_hashes = (ordered[starts] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    bounds = np.searchsorted(ordered[starts] >> np.uint64(32), np.arange(len(texts) + 1, dtype=np.uint64)).tolist()
+    return [
+        StoryTerms(term_hashes[a:b], counts[a:b], proper[a:b]) for a, b in itertools.pairwise(bounds)
+    ]
 
 
 def df_buckets(hashes: np.ndarray) -> np.ndarray:

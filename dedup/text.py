@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -117,7 +118,8 @@ def casefold_all(tokens: list[str]) -> list[str]:
 class Tokens:
     """The word tokens of one cleaned text, tokenised once for both tiers.
 
-    `written` are the tokens as they appear and `folded` the same casefolded; computed on first
+    `written` are the tokens as they appear and `folded` the same casefolded (each also joined by
+    NUL into one string, for bulk work: `written_joined`, `folded_joined`); computed on first
     use: `hashes` (uint64 `token_hashes` of `folded`) and `sentence_initial`, the tokens (as
     written) that open the text or a sentence.
     """
@@ -125,9 +127,9 @@ class Tokens:
     def __init__(self, text: str):
         self.text = unify(text)
         self.written: list[str] = word_tokens(self.text)
-        self._joined = "\x00".join(self.written)  # tokens hold no NUL: one string to work on in bulk
-        self._folded_joined = self._joined.casefold()
-        self.folded = self._folded_joined.split("\x00") if self.written else []
+        self.written_joined = "\x00".join(self.written)  # tokens hold no NUL: one string to work on in bulk
+        self.folded_joined = self.written_joined.casefold()
+        self.folded = self.folded_joined.split("\x00") if self.written else []
 
     @functools.cached_property
     def hashes(self) -> np.ndarray:
@@ -137,26 +139,38 @@ class Tokens:
     def sentence_initial(self) -> list[str]:
         return _SENTENCE_INITIAL.findall("\n" + self.text)
 
-    @functools.cached_property
-    def capitalised(self) -> np.ndarray:
-        """Whether each token starts with an uppercase letter.
 
-        ASCII first characters are tested on the UTF-8 bytes in bulk; only the rare others go to
-        `str.isupper`.
-        """
-        if not self.written:
-            return np.zeros(0, dtype=bool)
-        data = np.frombuffer(("\x00" + self._joined).encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        first = data[np.flatnonzero(data == 0) + 1]
-        upper = (first >= ord("A")) & (first <= ord("Z"))
-        other = np.flatnonzero(first >= 0x80)
-        upper[other] = [self.written[i][0].isupper() for i in other.tolist()]
-        return upper
+def capitalised(texts: Sequence[Tokens]) -> np.ndarray:
+    """Whether each token of `texts` (in order) starts with an uppercase letter, in bulk.
 
-    @functools.cached_property
-    def folded_lengths(self) -> np.ndarray:
-        """The length in characters of each folded token, from the gaps between separators."""
-        if not self.folded:
-            return np.zeros(0, dtype=np.int64)
-        codes = np.frombuffer(("\x00" + self._folded_joined + "\x00").encode("utf-32-le"), dtype=np.uint32)
-        return np.diff(np.flatnonzero(codes == 0)) - 1
+    ASCII first characters are tested on the UTF-8 bytes; only the rare others go to `str.isupper`.
+    """
+    joined = "\x00".join(t.written_joined for t in texts if t.written)
+    if not joined:
+        return np.zeros(0, dtype=bool)
+    data = np.frombuffer(("\x00" + joined).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    first = data[np.flatnonzero(data == 0) + 1]
+    upper = (first >= ord("A")) & (first <= ord("Z"))
+    other = np.flatnonzero(first >= 0x80)
+    written = [token for t in texts for token in t.written] if len(other) else []
+    upper[other] = [written[i][0].isupper() for i in other.tolist()]
+    return upper
+
+
+def folded_shapes(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For NUL-joined runs of folded tokens: each token's length in characters, and whether it is one digit.
+
+    Lengths are the gaps between separators in the UTF-32 code points; the first code point of a
+    one-character token says whether it is a digit (ASCII in bulk, others by `str.isdigit`).
+    """
+    joined = "\x00".join(run for run in folded if run)
+    if not joined:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    codes = np.frombuffer(("\x00" + joined + "\x00").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bounds = np.flatnonzero(codes == 0)
+    lengths = np.diff(bounds) - 1
+    first = codes[bounds[:-1] + 1]
+    digit = (lengths == 1) & (first >= ord("0")) & (first <= ord("9"))
+    other = np.flatnonzero((lengths == 1) & (first >= 0x80))
+    digit[other] = [chr(code).isdigit() for code in first[other].tolist()]
+    return lengths, digit

@@ -21,6 +21,9 @@ from schemas.validate import REASONS, parse_line
 from tests.helpers import read_jsonl
 
 PROVENANCE = Provenance("fuzz.jsonl", 1)
+# A story sketched in the same batch as each fuzzed one: batching must not mix their terms.
+OTHER = WireStory("o", "o", "s", "Perez Seen", "Police said Oscar Perez was seen in Caracas. Perez fled.",
+                  "2024-01-01T00:00:00Z", 0.0, None, None, None, "en", None, {}, PROVENANCE)
 # Every code point class that news feeds have sent us: controls, NUL, surrogates are excluded by
 # JSON itself (orjson refuses lone surrogates), bidi, combining, emoji and all scripts are in.
 code_points = st.characters(exclude_categories=("Cs",))
@@ -111,8 +114,10 @@ def test_sketch_features_are_total(text, shingle_size):
     assert shingles.dtype == np.uint32 and np.all(np.diff(shingles.astype(np.int64)) > 0)
     terms = terms_of(story, config)
     assert np.all(terms.counts >= 1.0) and np.all(np.diff(terms.hashes.astype(np.int64)) > 0)
-    together = sketch_features(story, config)
-    assert np.array_equal(together[0], shingles) and np.array_equal(together[1].hashes, terms.hashes)
+    (together_shingles, _), (together_terms, other_terms) = sketch_features([story, OTHER], config)
+    assert np.array_equal(together_shingles, shingles) and np.array_equal(together_terms.hashes, terms.hashes)
+    assert np.array_equal(together_terms.counts, terms.counts) and np.array_equal(together_terms.proper, terms.proper)
+    assert np.array_equal(other_terms.hashes, terms_of(OTHER, config).hashes)
 
 
 def _hostile_line(draw_from):

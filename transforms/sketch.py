@@ -32,7 +32,7 @@ class _Sketch(beam.DoFn):
         self.truncated.inc(sum(len(story.body) > self.config.max_sketch_chars for story in batch))
         self.progress.tick(len(batch))
         with self.timer():
-            shingles, terms = zip(*(sketch_features(story, self.config) for story in batch))
+            shingles, terms = sketch_features(batch, self.config)
             sigs = signatures(shingles, self.config.num_perm, self.config.seed)
         for story, shingle_set, sig, story_terms in zip(batch, shingles, sigs, terms):
             yield story.uid, TierNode(story.published_ts, sig, shingle_set)
