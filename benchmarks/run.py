@@ -177,25 +177,38 @@ def benchmark(stories: int, repeats: int, kinds: list[str], peers_dir: pathlib.P
     return results, corpus
 
 
-def scale_curve(sizes: list[int], constant_rate: bool = False) -> list[dict]:
-    """Our pipeline (in memory) once per corpus size.
+def scale_curve(sizes: list[int], constant_rate: bool = False, repeats: int = 1) -> list[dict]:
+    """Our pipeline (in memory) `repeats` times per corpus size: median seconds, largest peak RSS.
 
-    By default every corpus spans 30 days, so 10x the stories is also 10x the feed rate (10x the
-    stories within a story's time horizon). With `constant_rate`, the span grows with the size
-    instead (30 days for the smallest), so the stories per day stay the same.
+    The sizes take turns (every size once, then again), so a machine drifting during the runs
+    shifts every size alike rather than the ratio between them. By default every corpus spans 30
+    days, so 10x the stories is also 10x the feed rate (10x the stories within a story's time
+    horizon). With `constant_rate`, the span grows with the size instead (30 days for the
+    smallest), so the stories per day stay the same.
     """
+    corpora = {n: _corpus(n, days=30 * n // min(sizes) if constant_rate else 30) for n in sizes}
+    runs: dict[int, list[dict]] = {n: [] for n in sizes}
+    failed: dict[int, str] = {}
+    try:
+        for _ in range(repeats):
+            for stories in sizes:
+                if stories in failed:
+                    continue
+                try:
+                    runs[stories].append(_in_subprocess("pipeline", corpora[stories]))
+                except RuntimeError as failure:  # e.g. killed for memory: a result, not a reason to lose the others
+                    failed[stories] = str(failure)
+    finally:
+        for corpus in corpora.values():
+            corpus.unlink()
     curve = []
     for stories in sizes:
-        corpus = _corpus(stories, days=30 * stories // min(sizes) if constant_rate else 30)
-        try:
-            run = _in_subprocess("pipeline", corpus)
-        except RuntimeError as failure:  # e.g. killed for memory: a result, not a reason to lose the others
-            curve.append({"stories": stories, "failed": str(failure)})
+        if stories in failed:
+            curve.append({"stories": stories, "failed": failed[stories]})
             continue
-        finally:
-            corpus.unlink()
-        curve.append({"stories": stories, "seconds": run["seconds"], "stories_per_s": stories / run["seconds"],
-                      "peak_rss_mib": run["peak_rss_mib"]})
+        seconds = statistics.median(r["seconds"] for r in runs[stories])
+        curve.append({"stories": stories, "seconds": seconds, "stories_per_s": stories / seconds,
+                      "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[stories]), "runs": len(runs[stories])})
     return curve
 
 
@@ -282,6 +295,8 @@ def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = ()) -> l
 def _curve_table(title: str, curve: list[dict]) -> list[str]:
     if not curve:
         return []
+    runs = max(p.get("runs", 1) for p in curve)
+    title += f", median of {runs} runs per size, the sizes taking turns" if runs > 1 else ", one run per size"
     lines = ["", f"### {title}", "", "| stories | seconds | stories/s | peak RSS MiB |", "|---:|---:|---:|---:|"]
     return lines + [f"| {p['stories']:,} | {p['seconds']:.1f} | {p['stories_per_s']:,.0f} | {p['peak_rss_mib']:,.0f} |"
                     if "failed" not in p else f"| {p['stories']:,} | {p['failed']} | - | - |" for p in curve]
@@ -310,8 +325,8 @@ def markdown(results: dict, stories: int, repeats: int, command: str, curve: lis
         if results.get(kind, {}).get("stages"):
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in results[kind]["stages"].items())
             lines += ["", f"Processing seconds by stage ({kind}, summed over workers): {stages}."]
-    lines += _curve_table("Scale curve (our pipeline, DirectRunner in memory, one run per size; every corpus "
-                          "spans 30 days, so the feed rate grows with the size)", curve)
+    lines += _curve_table("Scale curve (our pipeline, DirectRunner in memory; every corpus spans 30 days, so the "
+                          "feed rate grows with the size)", curve)
     lines += _curve_table("Scale curve at a constant feed rate (the event-time span grows with the size: 30 days "
                           "for the smallest corpus)", rate_curve)
     lines += [""] + _targets(results, list(curve), list(rate_curve))
@@ -332,6 +347,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(KINDS), help="measure only these (repeatable)")
     parser.add_argument("--markdown", help="write the table here (default: print it)")
     parser.add_argument("--scale", default="", help="comma-separated corpus sizes for the cost curve, e.g. 10000,100000")
+    parser.add_argument("--scale_repeats", type=int, default=1,
+                        help="runs per size of the cost curve (median; sizes take turns)")
     parser.add_argument("--scale_constant_rate", action="store_true",
                         help="also time the sizes of --scale at a constant feed rate (event-time span grows with size)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown of the in-memory pipeline")
@@ -349,8 +366,8 @@ def main(argv=None) -> int:
         return 0
     results, _ = benchmark(args.stories, args.repeats, args.only or list(KINDS), peers_dir)
     sizes = [int(n) for n in args.scale.split(",") if n]
-    curve = scale_curve(sizes)
-    rate_curve = scale_curve(sizes, constant_rate=True) if args.scale_constant_rate else []
+    curve = scale_curve(sizes, repeats=args.scale_repeats)
+    rate_curve = scale_curve(sizes, constant_rate=True, repeats=args.scale_repeats) if args.scale_constant_rate else []
     profiled = profile(args.stories) if args.profile else None
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve)
