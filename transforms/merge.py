@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
+import orjson
 from apache_beam.metrics import Metrics
 
 from dedup.merge import Member, story_record, with_canonical_body
@@ -53,7 +54,8 @@ class _MergeStory(beam.DoFn):
         self.story_size.update(record["n_variants"])
         self.flagged.inc(bool(record["flags"]))
         self.progress.tick()
-        yield record["canonical"]["uid"], record
+        # JSON bytes cross the body join: Beam's coder would encode the nested dict field by field.
+        yield record["canonical"]["uid"], orjson.dumps(record)
 
 
 def _bodiless(story):
@@ -139,5 +141,5 @@ class MergeStories(beam.PTransform):
                 _MergeStory(self.policy, self.source_type_priority, self.max_variants)
             )
             | "CanonicalBody" >> AttachValue(stories | "BodyByUid" >> beam.Map(lambda s: (s.uid, s.body)))
-            | "WithBody" >> beam.MapTuple(lambda _, body, record: with_canonical_body(record, body))
+            | "WithBody" >> beam.MapTuple(lambda _, body, record: with_canonical_body(orjson.loads(record), body))
         )
