@@ -18,6 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import ConfigError, with_config
+from pipeline.engine import local_engine
 from pipeline.graph import SUMMARY_FILE, TOP_STORIES_FILE, build
 from pipeline.html_report import render_html
 from pipeline.options import DedupOptions, option_names
@@ -94,7 +95,7 @@ def run(argv: list[str] | None = None) -> dict:
 
     try:
         started = time.perf_counter()
-        pipeline = beam.Pipeline(options=options)
+        pipeline = beam.Pipeline(runner=local_engine(options), options=options)
         build(pipeline, dedup, staging)
         result = pipeline.run()
         result.wait_until_finish()

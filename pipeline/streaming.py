@@ -17,6 +17,7 @@ import orjson
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import ConfigError, with_config
+from pipeline.engine import local_engine
 from pipeline.options import DedupOptions, stream_settings
 from pipeline.run import UsageError
 from schemas.records import Provenance
@@ -80,7 +81,8 @@ def run_streaming(argv: list[str]) -> dict:
         if "://" not in dedup.output:
             os.makedirs(dedup.output, exist_ok=True)
     started = time.perf_counter()
-    pipeline = beam.Pipeline(options=options)
+    pubsub = bool(dedup.input_topic or dedup.input_subscription or dedup.output_topic)
+    pipeline = beam.Pipeline(runner=local_engine(options, pubsub=pubsub), options=options)
     build_streaming(pipeline, dedup)
     pipeline.run().wait_until_finish()
     return {"seconds": time.perf_counter() - started, "output": dedup.output or dedup.output_topic}

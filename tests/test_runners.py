@@ -13,7 +13,12 @@ import sys
 import time
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+from apache_beam.runners.portability.prism_runner import PrismRunner
 
+from pipeline.engine import local_engine
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -88,3 +93,24 @@ def test_direct_multiprocessing_and_portable_runners_give_identical_output(tmp_p
     for report in reports.values():
         assert report["accounting"] == reports["direct"]["accounting"]
         assert report["tiers"]["story"]["candidate_pairs"] == reports["direct"]["tiers"]["story"]["candidate_pairs"] > 0
+
+
+def test_the_direct_runner_runs_the_job_without_offering_it_to_prism(tmp_path, monkeypatch):
+    """Beam's DirectRunner would first try Prism, downloading its binary from GitHub: a run must not."""
+    offered = []
+    monkeypatch.setattr(PrismRunner, "run_pipeline", lambda self, pipeline, options: offered.append(pipeline))
+    report = run(["--input", str(SAMPLE), "--output", str(tmp_path)])
+    assert offered == []
+    assert report["accounting"]["records_read"] > 0 and (tmp_path / "stories-00000-of-00001.jsonl").stat().st_size
+
+
+@pytest.mark.parametrize("flags, pubsub, engine", [
+    ([], False, FnApiRunner),
+    (["--runner=DirectRunner", "--direct_running_mode=multi_processing"], False, FnApiRunner),
+    (["--runner=direct"], True, BundleBasedDirectRunner),
+    (["--runner=PrismRunner"], False, None),
+    (["--runner=PortableRunner"], False, None),
+])
+def test_local_engine_is_the_direct_runners_fallback_and_leaves_other_runners_to_beam(flags, pubsub, engine):
+    chosen = local_engine(PipelineOptions(flags), pubsub=pubsub)
+    assert chosen is None if engine is None else isinstance(chosen, engine)
