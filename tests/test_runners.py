@@ -95,12 +95,21 @@ def test_direct_multiprocessing_and_portable_runners_give_identical_output(tmp_p
         assert report["tiers"]["story"]["candidate_pairs"] == reports["direct"]["tiers"]["story"]["candidate_pairs"] > 0
 
 
-def test_the_direct_runner_runs_the_job_without_offering_it_to_prism(tmp_path, monkeypatch):
+def test_the_direct_runner_runs_the_job_offline_without_offering_it_to_prism(tmp_path, monkeypatch):
     """Beam's DirectRunner would first try Prism, downloading its binary from GitHub: a run must not."""
-    offered = []
+    offered, looked_up = [], []
     monkeypatch.setattr(PrismRunner, "run_pipeline", lambda self, pipeline, options: offered.append(pipeline))
+
+    def no_remote_lookups(host, *args, **kwargs):
+        if host not in ("localhost", "127.0.0.1", "::1", None):
+            looked_up.append(host)
+            raise socket.gaierror(f"no network in this test: {host}")
+        return resolve(host, *args, **kwargs)
+
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", no_remote_lookups)
     report = run(["--input", str(SAMPLE), "--output", str(tmp_path)])
-    assert offered == []
+    assert offered == [] and looked_up == []
     assert report["accounting"]["records_read"] > 0 and (tmp_path / "stories-00000-of-00001.jsonl").stat().st_size
 
 
