@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dedup.shingles import token_hashes
+from dedup.shingles import joined_token_hashes
 
 # Typographic characters NFKC leaves alone but copies of one story spell differently.
 _TRANSLATE = str.maketrans(
@@ -133,7 +133,7 @@ class Tokens:
 
     @functools.cached_property
     def hashes(self) -> np.ndarray:
-        return token_hashes(self.folded)
+        return joined_token_hashes(self.folded_joined, len(self.folded))
 
     @functools.cached_property
     def sentence_initial(self) -> list[str]:

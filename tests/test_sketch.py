@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
+import xxhash
 from apache_beam.coders import FastPrimitivesCoder
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedup.lsh import band_hashes, band_params
 from dedup.minhash import estimate_jaccard, signatures, to_lean_minhash
-from dedup.shingles import HashSet, jaccard, shingle_hashes, sorted_unique
+from dedup.shingles import HashSet, jaccard, shingle_hashes, sorted_unique, token_hashes
 from dedup.story import StoryTerms, StoryVector
 from schemas.records import TierNode
 
@@ -46,6 +47,13 @@ def test_shingles_and_exact_jaccard():
     assert jaccard(a, a) == 1.0
     assert len(shingle_hashes(words[:2], 5)) == 1  # shorter than k: one shingle
     assert len(shingle_hashes([], 5)) == 0
+
+
+@pytest.mark.parametrize("tokens", [[], [""], ["a"], ["wire", "Zürich", "\u00df", "\ud800x", "東京"]])
+def test_token_hashes_are_xxh3_of_each_utf8_token(tokens):
+    expected = [xxhash.xxh3_64_intdigest(t.encode("utf-8", "surrogatepass")) for t in tokens]
+    got = token_hashes(tokens)
+    assert got.dtype == np.uint64 and got.tolist() == expected
 
 
 @pytest.mark.parametrize("size, high", [(0, 10), (1, 10), (7, 3), (560, 2**32), (50_000, 1000)])
