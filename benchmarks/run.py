@@ -17,7 +17,8 @@ the table reports the median time. Measured here:
   text-dedup's MinHash script (`--num_proc 2`, offline). Both do one near-duplicate tier and no merge.
 Also: `--scale 10000,100000` times our pipeline at each size (the cost curve; `--scale_constant_rate`
 adds the same sizes at a constant feed rate, their event-time span growing with the size) and `--profile`
-writes where the in-memory pipeline's time goes (cProfile, by package).
+writes where the in-memory pipeline's time goes (cProfile, by package). `--compare_at 100000` runs our
+pipeline, text-dedup and datatrove again on corpora of those sizes, where fixed costs weigh less.
 """
 from __future__ import annotations
 
@@ -177,39 +178,89 @@ def benchmark(stories: int, repeats: int, kinds: list[str], peers_dir: pathlib.P
     return results, corpus
 
 
-def scale_curve(sizes: list[int], constant_rate: bool = False, repeats: int = 1) -> list[dict]:
-    """Our pipeline (in memory) `repeats` times per corpus size: median seconds, largest peak RSS.
+def _taking_turns(corpora: dict[int, pathlib.Path], kinds: list[str], repeats: int,
+                  peers_dir: pathlib.Path = PEERS_DIR) -> dict[tuple[int, str], dict]:
+    """Each (size, kind) `repeats` times, every pair once per round: median seconds, largest peak RSS.
 
-    The sizes take turns (every size once, then again), so a machine drifting during the runs
-    shifts every size alike rather than the ratio between them. By default every corpus spans 30
-    days, so 10x the stories is also 10x the feed rate (10x the stories within a story's time
-    horizon). With `constant_rate`, the span grows with the size instead (30 days for the
-    smallest), so the stories per day stay the same.
+    Taking turns means a machine drifting during the runs shifts every size and kind alike, rather
+    than the ratios between them. A pair that fails (e.g. killed for memory) is a result, reported
+    as `failed`, not a reason to lose the others; it is not run again.
     """
-    corpora = {n: _corpus(n, days=30 * n // min(sizes) if constant_rate else 30) for n in sizes}
-    runs: dict[int, list[dict]] = {n: [] for n in sizes}
-    failed: dict[int, str] = {}
-    try:
-        for _ in range(repeats):
-            for stories in sizes:
-                if stories in failed:
+    runs: dict[tuple[int, str], list[dict]] = {(n, kind): [] for n in corpora for kind in kinds}
+    failed: dict[tuple[int, str], str] = {}
+    for _ in range(repeats):
+        for stories, corpus in corpora.items():
+            for kind in kinds:
+                if (stories, kind) in failed:
                     continue
                 try:
-                    runs[stories].append(_in_subprocess("pipeline", corpora[stories]))
-                except RuntimeError as failure:  # e.g. killed for memory: a result, not a reason to lose the others
-                    failed[stories] = str(failure)
+                    runs[stories, kind].append(_in_subprocess(kind, corpus, peers_dir))
+                except RuntimeError as failure:
+                    failed[stories, kind] = str(failure)
+    results = {}
+    for (stories, kind), done in runs.items():
+        if (stories, kind) in failed:
+            results[stories, kind] = {"stories": stories, "failed": failed[stories, kind]}
+            continue
+        seconds = statistics.median(r["seconds"] for r in done)
+        results[stories, kind] = {"stories": stories, "seconds": seconds, "stories_per_s": stories / seconds,
+                                  "peak_rss_mib": max(r["peak_rss_mib"] for r in done), "runs": len(done)}
+    return results
+
+
+def scale_curve(sizes: list[int], constant_rate: bool = False, repeats: int = 1) -> list[dict]:
+    """Our pipeline (in memory) `repeats` times per corpus size, the sizes taking turns.
+
+    By default every corpus spans 30 days, so 10x the stories is also 10x the feed rate (10x the
+    stories within a story's time horizon). With `constant_rate`, the span grows with the size
+    instead (30 days for the smallest), so the stories per day stay the same.
+    """
+    corpora = {n: _corpus(n, days=30 * n // min(sizes) if constant_rate else 30) for n in sizes}
+    try:
+        results = _taking_turns(corpora, ["pipeline"], repeats)
     finally:
         for corpus in corpora.values():
             corpus.unlink()
-    curve = []
-    for stories in sizes:
-        if stories in failed:
-            curve.append({"stories": stories, "failed": failed[stories]})
+    return [results[n, "pipeline"] for n in sizes]
+
+
+COMPARED = ["pipeline", "text_dedup", "datatrove"]
+
+
+def compare_at(sizes: list[int], repeats: int, peers_dir: pathlib.Path = PEERS_DIR) -> dict[tuple[int, str], dict]:
+    """Our pipeline and the two peer tools on larger corpora (30 days each), all taking turns.
+
+    The main table's corpus is small enough to repeat every measurement; there, fixed costs (imports,
+    graph construction, worker start-up) weigh more than they do at the sizes users run.
+    """
+    installed = [k for k in COMPARED if k not in PEERS or (peers_dir / k / "bin" / "python").exists()]
+    corpora = {n: _corpus(n) for n in sizes}
+    try:
+        results = _taking_turns(corpora, installed, repeats, peers_dir)
+    finally:
+        for corpus in corpora.values():
+            corpus.unlink()
+    missing = {(n, k): {"stories": n, "failed": "not installed (--setup_peers)"} for n in sizes for k in COMPARED
+               if k not in installed}
+    return {(n, k): results.get((n, k)) or missing[n, k] for n in sizes for k in COMPARED}
+
+
+def _compared_table(compared: dict[tuple[int, str], dict]) -> list[str]:
+    if not compared:
+        return []
+    runs = max(r.get("runs", 1) for r in compared.values())
+    how = f"median of {runs} runs" if runs > 1 else "one run"
+    lines = ["", f"### Side by side on larger corpora (30 days each; {how} per tool and size, taking turns)", "",
+             "| stories | what | seconds | stories/s | ours ÷ this | peak RSS MiB |", "|---:|---|---:|---:|---:|---:|"]
+    for (stories, kind), r in compared.items():
+        if "failed" in r:
+            lines.append(f"| {stories:,} | {KINDS[kind]} | {r['failed']} | - | - | - |")
             continue
-        seconds = statistics.median(r["seconds"] for r in runs[stories])
-        curve.append({"stories": stories, "seconds": seconds, "stories_per_s": stories / seconds,
-                      "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[stories]), "runs": len(runs[stories])})
-    return curve
+        ours = compared[stories, "pipeline"].get("stories_per_s")
+        ratio = f"{ours / r['stories_per_s']:.2f}" if ours and kind != "pipeline" else "-"
+        lines.append(f"| {stories:,} | {KINDS[kind]} | {r['seconds']:.1f} | {r['stories_per_s']:,.0f} | {ratio} | "
+                     f"{r['peak_rss_mib']:,.0f} |")
+    return lines
 
 
 def _package(filename: str) -> str:
@@ -248,7 +299,7 @@ def profile(stories: int, top: int = 12) -> dict:
             "top": functions[:top]}
 
 
-def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = ()) -> list[str]:
+def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = (), compared: dict | None = None) -> list[str]:
     def rate(kind):
         return results.get(kind, {}).get("stories_per_s")
 
@@ -269,6 +320,15 @@ def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = ()) -> l
     if best and rate("datatrove"):
         lines.append(f"- End to end >= 3x datatrove (one tier, no merge): {best / rate('datatrove'):.2f}x — "
                      f"{check(best >= 3 * rate('datatrove'))}.")
+    for stories in sorted({n for n, _ in compared or {}}):
+        ours = compared[stories, "pipeline"].get("stories_per_s")
+        text_dedup, datatrove = (compared[stories, k].get("stories_per_s") for k in ("text_dedup", "datatrove"))
+        if ours and text_dedup:
+            lines.append(f"- The same at {stories:,} stories, vs text-dedup: {ours:,.0f} vs {text_dedup:,.0f} stories/s "
+                         f"= {ours / text_dedup:.2f}x — {check(ours >= text_dedup)}.")
+        if ours and datatrove:
+            lines.append(f"- The same at {stories:,} stories, vs datatrove: {ours / datatrove:.2f}x — "
+                         f"{check(ours >= 3 * datatrove)}.")
     by_size = {point["stories"]: point for point in curve if "failed" not in point}
     lines += [f"- {point['stories']:,} stories: {point['failed']} — **missed**." for point in curve if "failed" in point]
     for label, points in (("30-day corpora", curve), ("constant feed rate", rate_curve)):
@@ -303,7 +363,7 @@ def _curve_table(title: str, curve: list[dict]) -> list[str]:
 
 
 def markdown(results: dict, stories: int, repeats: int, command: str, curve: list[dict] = (),
-             profiled: dict | None = None, rate_curve: list[dict] = ()) -> str:
+             profiled: dict | None = None, rate_curve: list[dict] = (), compared: dict | None = None) -> str:
     base = results.get("datasketch_loop", {}).get("seconds")
     lines = [
         "# Benchmarks",
@@ -329,7 +389,8 @@ def markdown(results: dict, stories: int, repeats: int, command: str, curve: lis
                           "feed rate grows with the size)", curve)
     lines += _curve_table("Scale curve at a constant feed rate (the event-time span grows with the size: 30 days "
                           "for the smallest corpus)", rate_curve)
-    lines += [""] + _targets(results, list(curve), list(rate_curve))
+    lines += _compared_table(compared or {})
+    lines += [""] + _targets(results, list(curve), list(rate_curve), compared)
     if profiled:
         total = sum(profiled["by_package"].values())
         lines += ["", f"### Where the time goes (cProfile, in-memory pipeline, {profiled['stories']:,} stories, "
@@ -351,6 +412,9 @@ def main(argv=None) -> int:
                         help="runs per size of the cost curve (median; sizes take turns)")
     parser.add_argument("--scale_constant_rate", action="store_true",
                         help="also time the sizes of --scale at a constant feed rate (event-time span grows with size)")
+    parser.add_argument("--compare_at", default="",
+                        help="comma-separated larger corpus sizes at which to run our pipeline and both peers again")
+    parser.add_argument("--compare_repeats", type=int, default=1, help="runs per tool and size of --compare_at")
     parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown of the in-memory pipeline")
     parser.add_argument("--peers_dir", default=str(PEERS_DIR), help="virtualenvs of the peer tools (default: .peers)")
     parser.add_argument("--setup_peers", action="store_true", help="create/update the peer virtualenvs, then exit")
@@ -368,9 +432,11 @@ def main(argv=None) -> int:
     sizes = [int(n) for n in args.scale.split(",") if n]
     curve = scale_curve(sizes, repeats=args.scale_repeats)
     rate_curve = scale_curve(sizes, constant_rate=True, repeats=args.scale_repeats) if args.scale_constant_rate else []
+    compare_sizes = [int(n) for n in args.compare_at.split(",") if n]
+    compared = compare_at(compare_sizes, args.compare_repeats, peers_dir) if compare_sizes else None
     profiled = profile(args.stories) if args.profile else None
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve)
+    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve, compared)
     if args.markdown:
         _write_section(pathlib.Path(args.markdown), text)
     print(text)
