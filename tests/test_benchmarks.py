@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import streaming
 from benchmarks.corpus import generate, write
-from benchmarks.run import KINDS, PEERS, PEERS_DIR, _peer_command, main, measure
+from benchmarks.run import KINDS, PEERS, PEERS_DIR, _in_subprocess, _peer_command, main, measure
 
 
 def test_corpus_is_seeded_labeled_and_has_reprints_rewrites_and_boilerplate():
@@ -111,3 +111,11 @@ def test_a_scale_point_killed_for_memory_is_reported_as_missed_not_lost(monkeypa
     assert curve == [{"stories": 20, "failed": "pipeline failed with wait status 9 (SIGKILL: out of memory?)"}]
     text = run.markdown({}, 20, 1, "cmd", curve)
     assert "| 20 | pipeline failed with wait status 9" in text and "20 stories: pipeline failed" in text
+
+
+def test_peak_rss_is_the_measured_process_own_not_its_parents(tmp_path):
+    corpus = write(generate(20, seed=1), tmp_path / "c.jsonl")
+    parent = bytearray(800 * 2**20)  # the parent's peak, which Linux would carry into the child's wait4 figure
+    parent[:: 4096] = b"\x01" * len(parent[:: 4096])
+    result = _in_subprocess("ours_minhash", corpus)
+    assert 0 < result["peak_rss_mib"] < 600
