@@ -28,7 +28,7 @@ def lookup_similarity(x: str, y: str) -> float:
 
 
 def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
-    keys = ["a1", "a2", "a3", "b", "c", "d1", "d2", "d3"]
+    keys = ["a1", "a2", "a3", "b", "c", "d1", "d2", "d3", "e", "f"]  # e and f: no edges
     nodes = [(k, TierNode(0.0, np.zeros(4, dtype=np.uint32), k)) for k in keys]
     edges = [Edge("story", *sorted(pair), 1, s, s) for pair, s in SIMILAR.items()]
     with TestPipeline() as p:
@@ -40,6 +40,8 @@ def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
         # join a neighbour story, never bridge both.
         def check(pairs):
             label = dict(pairs)
+            assert len(pairs) == len(label) == len(keys)  # one label per node
+            assert label["e"] == "e" and label["f"] == "f"
             assert len({label[k] for k in ("a1", "a2", "a3")}) == 1
             assert len({label[k] for k in ("d1", "d2", "d3")}) == 1
             assert label["a1"] != label["d1"]

@@ -9,6 +9,7 @@ time windows of that size first, and counted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -19,6 +20,7 @@ from transforms.components import ConnectedComponents
 from transforms.metrics import NAMESPACE, StageTimer
 
 PAYLOADS = "payloads"
+ALONE = "alone"
 
 
 class _LinkComponent(beam.DoFn):
@@ -57,23 +59,37 @@ class _LinkComponent(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(PAYLOADS, (members[index][0], members[index][1].payload))
 
 
-def _component_or_self(element):
-    key, grouped = element
-    labels = list(grouped["component"])
-    if "profile" in grouped:
-        profiles = list(grouped["profile"])
-        profile = profiles[0] if profiles else {key: 1.0}  # never a candidate: only itself
-    else:
-        profile = None  # the tier clusters on its direct similarity
-    for node in grouped["node"]:
-        yield (labels[0] if labels else key), (key, node, profile)
+class _ToComponent(beam.DoFn):
+    """(key, {node, component[, profile]}) -> (component, (key, node, profile)) for a node with verified
+    edges (main), and (key, key) for one without (`alone`): its own cluster, with nothing to link it to,
+    so it skips the shuffle by component. Counts the latter as components of size 1."""
+
+    def __init__(self, tier: str):
+        self.sizes = Metrics.distribution(NAMESPACE, f"{tier}_component_size")
+
+    def process(self, element):
+        key, grouped = element
+        labels = list(grouped["component"])
+        if not labels:
+            for _ in grouped["node"]:  # at most one
+                self.sizes.update(1)
+                yield beam.pvalue.TaggedOutput(ALONE, (key, key))
+            return
+        if "profile" in grouped:
+            profiles = list(grouped["profile"])
+            profile = profiles[0] if profiles else {key: 1.0}  # never a candidate: only itself
+        else:
+            profile = None  # the tier clusters on its direct similarity
+        for node in grouped["node"]:
+            yield labels[0], (key, node, profile)
 
 
 class GuardedClusters(beam.PTransform):
     """Edges of one tier -> `labels`: (key, cluster label) for every node in `nodes`, and
     `payloads`: (key, payload) for every node in a cluster of two or more.
 
-    The label is the smallest key in the cluster; nodes without edges are their own cluster. Given
+    The label is the smallest key in the cluster; nodes without edges are their own cluster and skip the
+    shuffle by component, so only the nodes of multi-member components reach average-link. Given
     `profiles` (key -> neighbour profile, from `ScoredNeighbours`), average-link runs on a blend of
     the tier's direct similarity and the second-order profile similarity (`blended_similarity`).
     """
@@ -93,13 +109,19 @@ class GuardedClusters(beam.PTransform):
         joined = {"node": self.nodes, "component": components}
         if self.profiles is not None:
             joined["profile"] = self.profiles
-        clusters = (
+        placed = (
             joined
             | "JoinComponent" >> beam.CoGroupByKey()
-            | "ByComponent" >> beam.FlatMap(_component_or_self)
+            | "ByComponent" >> beam.ParDo(_ToComponent(self.tier)).with_output_types(
+                tuple[Any, Any]  # inferred from `process`, the main output's type would include the tagged one
+            ).with_outputs(ALONE, main="members")
+        )
+        clusters = (
+            placed.members
             | "GroupComponent" >> beam.GroupByKey()
             | "AverageLink" >> beam.ParDo(
                 _LinkComponent(self.tier, self.similarity, self.threshold, self.max_component_size)
             ).with_outputs(PAYLOADS, main="labels")
         )
-        return {"labels": clusters.labels, PAYLOADS: clusters[PAYLOADS]}
+        labels = (clusters.labels, placed[ALONE]) | "AllLabels" >> beam.Flatten()
+        return {"labels": labels, PAYLOADS: clusters[PAYLOADS]}
