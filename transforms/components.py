@@ -22,9 +22,11 @@ def _both_directions(edge):
 
 
 def _star_step(step):
+    """The step's edges, each in both directions: what the next round's `GroupByKey` by node needs."""
     def apply(element):
         node, neighbours = element
-        return step(node, neighbours)
+        for edge in step(node, neighbours):
+            yield from _both_directions(edge)
 
     return apply
 
@@ -55,18 +57,16 @@ class ConnectedComponents(beam.PTransform):
         self.rounds, self.tier = rounds, tier
 
     def expand(self, edges):
-        current = edges
+        current = edges | "Directed" >> beam.FlatMap(_both_directions)
         for i in range(self.rounds):
             for name, step in (("Large", large_star), ("Small", small_star)):
                 current = (
                     current
-                    | f"{name}Directed{i}" >> beam.FlatMap(_both_directions)
                     | f"{name}Group{i}" >> beam.GroupByKey()
                     | f"{name}Star{i}" >> beam.FlatMap(_star_step(step))
                 )
         labels = (
             current
-            | "FinalDirected" >> beam.FlatMap(_both_directions)
             | "FinalGroup" >> beam.GroupByKey()
             | "Label" >> beam.Map(_neighbourhood_label)
         )
