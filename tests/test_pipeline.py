@@ -1,6 +1,8 @@
 """End-to-end tests of the batch pipeline on the DirectRunner."""
 from __future__ import annotations
 
+import gzip
+
 import apache_beam as beam
 import numpy as np
 import orjson
@@ -82,6 +84,19 @@ def test_sample_corpus_groups_match_gold_labels():
             assert edge["bands"] >= 1 and 0 <= edge["estimated"] <= 1 and edge["similarity"] > 0
 
     check_grouping(SAMPLE, check)
+
+
+def test_gzip_input_is_grouped_and_canonical_bodies_are_read_back_whole(tmp_path):
+    path = tmp_path / "sample.jsonl.gz"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    bodies = {(r["source"], r["id"]): r["body"] for r in SAMPLE_RECORDS}
+
+    def check(records):
+        assert sum(r["n_variants"] for r in records) == len(bodies)
+        assert all(r["canonical"]["body"] == bodies[r["canonical"]["source"], r["canonical"]["id"]] for r in records)
+        assert len(story_of(records, "gleaner-20180116-perez")["variants"]) > 2
+
+    check_grouping(path, check)
 
 
 def test_bad_records_are_dead_lettered_with_reasons_and_accounted(tmp_path):

@@ -28,7 +28,8 @@ class ReadLinesFn(beam.DoFn):
         number = 0
         try:
             with readable.open() as handle:
-                for number, raw in enumerate(handle, start=1):
+                # A compressed file's handle (CompressedFile) cannot be iterated, only read by line.
+                for number, raw in enumerate(iter(handle.readline, b""), start=1):
                     raw = raw.rstrip(b"\r\n")
                     if not raw.strip():
                         self.blank.inc()
