@@ -69,7 +69,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
         profiles,
     ))["labels"]
 
-    records = stories | "Merge" >> MergeStories(
+    records = sketches.stories | "Merge" >> MergeStories(
         variant_groups, variant_clusters[PAYLOADS], story_clusters, story_nodes, variant_edges, story_edges,
         policy, source_type_priority, options.max_variants_per_story,
     )

@@ -18,6 +18,7 @@ SOURCE_TYPES = ("wire", "newspaper", "broadcast", "online", "aggregator")
 class Provenance:
     file: str
     line: int  # 1-based line number within the file
+    offset: int | None = None  # byte offset of the line in the (decompressed) file, where there is one
 
 
 @dataclasses.dataclass(frozen=True)

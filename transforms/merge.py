@@ -1,8 +1,6 @@
 """Bring each story's variants and evidence together and merge them into one record."""
 from __future__ import annotations
 
-import dataclasses
-
 import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
@@ -10,8 +8,9 @@ from apache_beam.metrics import Metrics
 from dedup.merge import Member, story_record, with_canonical_body
 from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
-from transforms.joins import AttachValue
+from schemas.validate import Rejected, to_wire_story
 from transforms.metrics import NAMESPACE, Progress, StageTimer
+from transforms.read import ReadLinesAt
 
 
 class _MergeStory(beam.DoFn):
@@ -54,13 +53,25 @@ class _MergeStory(beam.DoFn):
         self.story_size.update(record["n_variants"])
         self.flagged.inc(bool(record["flags"]))
         self.progress.tick()
-        # JSON bytes cross the body join: Beam's coder would encode the nested dict field by field.
-        yield record["canonical"]["uid"], orjson.dumps(record)
+        canonical = next(m for m in members if m.story.uid == record["canonical"]["uid"])
+        # JSON bytes cross the body read: Beam's coder would encode the nested dict field by field.
+        yield canonical.story.provenance, (canonical.story.uid, canonical.body_chars, orjson.dumps(record))
 
 
-def _bodiless(story):
-    """A story without its body, and the body's size: what the merge needs of a variant."""
-    return dataclasses.replace(story, body=""), len(story.body), len(story.body.split())
+class InputChanged(RuntimeError):
+    """An input line read back for its body is not the story read from it at the start of the run."""
+
+
+def with_body_read_back(provenance, raw: bytes, canonical) -> dict:
+    """A record, with its canonical body from the canonical's input line read back."""
+    uid, body_chars, record = canonical
+    try:
+        story = to_wire_story(orjson.loads(raw), provenance)
+    except (orjson.JSONDecodeError, Rejected) as err:
+        raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid}: {err}") from err
+    if story.uid != uid or len(story.body) != body_chars:
+        raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid} as read")
+    return with_canonical_body(orjson.loads(record), story.body)
 
 
 def _placements(element):
@@ -93,7 +104,8 @@ def _prefix_story_edge(edge):
 
 
 class MergeStories(beam.PTransform):
-    """Stories, their variant groups and story clusters, and both tiers' edges -> story records.
+    """Stories without bodies (uid, (story, body chars, body words)), their variant groups and story
+    clusters, and both tiers' edges -> story records.
 
     A reprint's similarity to the canonical is the exact shingle Jaccard of the two, from the
     shingles the variant clustering passes on for every member of a group of two or more
@@ -102,9 +114,11 @@ class MergeStories(beam.PTransform):
     recomputed from the bodies.
 
     Bodies are the bulk of a story, and a record keeps one (the canonical's): members are joined and
-    grouped without theirs, and each record then fetches its canonical body by uid. Evidence needs no
-    joins of its own: each member brings the variant-tier edges from its uid, and a group's first
-    member the story-tier edges from its group.
+    grouped without theirs, and each record then reads its canonical's line back from the input
+    (`ReadLinesAt`) for the body. A line that no longer holds the story read from it (an input file
+    changed during the run) fails the run with `InputChanged`. Evidence needs no joins of its own:
+    each member brings the variant-tier edges from its uid, and a group's first member the
+    story-tier edges from its group.
     """
 
     def __init__(self, variant_groups, reprint_shingles, story_clusters, story_nodes, variant_edges, story_edges,
@@ -116,8 +130,8 @@ class MergeStories(beam.PTransform):
         self.policy = policy
         self.source_type_priority, self.max_variants = source_type_priority, max_variants
 
-    def expand(self, stories):
-        placements = (  # compact, joined before the bodies are
+    def expand(self, bodiless_stories):
+        placements = (
             {
                 "uid": self.variant_groups | "ByVariantGroup" >> beam.Map(lambda kv: (kv[1], kv[0])),
                 "story": self.story_clusters,
@@ -129,7 +143,7 @@ class MergeStories(beam.PTransform):
         )
         return (
             {
-                "story": stories | "KeyByUid" >> beam.Map(lambda s: (s.uid, _bodiless(s))),
+                "story": bodiless_stories,
                 "placement": placements,
                 "shingles": self.reprint_shingles,
                 "edge": self.variant_edges | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e)),
@@ -140,6 +154,6 @@ class MergeStories(beam.PTransform):
             | "Merge" >> beam.ParDo(
                 _MergeStory(self.policy, self.source_type_priority, self.max_variants)
             )
-            | "CanonicalBody" >> AttachValue(stories | "BodyByUid" >> beam.Map(lambda s: (s.uid, s.body)))
-            | "WithBody" >> beam.MapTuple(lambda _, body, record: with_canonical_body(orjson.loads(record), body))
+            | "CanonicalLines" >> ReadLinesAt()
+            | "WithBody" >> beam.MapTuple(with_body_read_back)
         )

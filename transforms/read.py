@@ -1,16 +1,23 @@
-"""Read JSON-lines files (plain or compressed, any Beam filesystem) line by line with provenance."""
+"""Read JSON-lines files (plain or compressed, any Beam filesystem) line by line with provenance, and
+read single lines back by their provenance."""
 from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.records import DeadLetter, Provenance
 from transforms.metrics import NAMESPACE, Progress
 
+# Lines read back are fetched in chunks of this many bytes of a file, one key each.
+CHUNK_BYTES = 64 << 20
+
 
 class ReadLinesFn(beam.DoFn):
-    """Emit (Provenance, raw line bytes) for each non-blank line of a file.
+    """Emit (Provenance, raw line bytes) for each non-blank line of a file; the provenance holds the
+    line's byte offset, for `ReadLinesAt`.
 
     A file that cannot be read to its end (e.g. a truncated gzip) yields the lines read so far
     plus one `unreadable_file` dead letter, instead of failing the run.
@@ -25,18 +32,19 @@ class ReadLinesFn(beam.DoFn):
 
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
-        number = 0
+        number = offset = 0
         try:
             with readable.open() as handle:
                 # A compressed file's handle (CompressedFile) cannot be iterated, only read by line.
                 for number, raw in enumerate(iter(handle.readline, b""), start=1):
+                    line_offset, offset = offset, offset + len(raw)
                     raw = raw.rstrip(b"\r\n")
                     if not raw.strip():
                         self.blank.inc()
                         continue
                     self.lines.inc()
                     self.progress.tick()
-                    yield Provenance(path, number), raw
+                    yield Provenance(path, number, line_offset), raw
         except Exception as err:  # noqa: BLE001 - any I/O or decompression failure is a dead letter
             yield beam.pvalue.TaggedOutput(
                 self.DEAD,
@@ -64,4 +72,42 @@ class ReadJsonLines(beam.PTransform):
             | "DistinctPaths" >> beam.Distinct()
             | "Open" >> fileio.ReadMatches()
             | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(ReadLinesFn.DEAD, main="lines")
+        )
+
+
+def _chunk(element, chunk_bytes: int):
+    provenance, item = element
+    compressed = CompressionTypes.detect_compression_type(provenance.file) != CompressionTypes.UNCOMPRESSED
+    chunk = 0 if compressed else provenance.offset // chunk_bytes
+    return (provenance.file, chunk), (provenance, item)
+
+
+def _read_chunk(element):
+    (path, _), wanted = element
+    with FileSystems.open(path) as handle:
+        for provenance, item in sorted(wanted, key=lambda w: w[0].offset):
+            handle.seek(provenance.offset)
+            yield provenance, handle.readline().rstrip(b"\r\n"), item
+
+
+class ReadLinesAt(beam.PTransform):
+    """(Provenance, item) -> (Provenance, raw line, item): read back the line a provenance from
+    `ReadJsonLines` points to, by its byte offset.
+
+    Requests are grouped by file and `chunk_bytes` of it, and each group reads its lines in file
+    order, so a large file is read back by many workers, and a small one by one reader. A compressed
+    file is one group: its stream seeks forward by decompressing. The files must not have changed
+    since they were read.
+    """
+
+    def __init__(self, chunk_bytes: int = CHUNK_BYTES):
+        super().__init__()
+        self.chunk_bytes = chunk_bytes
+
+    def expand(self, requests):
+        return (
+            requests
+            | "ByChunk" >> beam.Map(_chunk, self.chunk_bytes)
+            | "GroupChunk" >> beam.GroupByKey()
+            | "ReadChunk" >> beam.FlatMap(_read_chunk)
         )

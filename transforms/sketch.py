@@ -1,11 +1,13 @@
 """Sketch stories for both tiers.
 
 `SketchStories` reads each body once and emits the variant tier's nodes (word-shingle hashes and
-their MinHash signature, computed for a batch of stories at once) and every story's term
-statistics. `StoryNodes` picks one representative per variant group, builds the corpus's hashed
+their MinHash signature, computed for a batch of stories at once), every story's term
+statistics, and the stories without their bodies. `StoryNodes` picks one representative per variant group, builds the corpus's hashed
 document-frequency table from them, and turns each into a TF-IDF vector and its MinHash.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import apache_beam as beam
 import numpy as np
@@ -19,6 +21,12 @@ from transforms.joins import AttachValue
 from transforms.metrics import NAMESPACE, Progress, StageTimer
 
 TERMS = "terms"
+STORIES = "stories"
+
+
+def _bodiless(story):
+    """A story without its body, and the body's size: what the merge needs of a variant."""
+    return dataclasses.replace(story, body=""), len(story.body), len(story.body.split())
 
 
 class _Sketch(beam.DoFn):
@@ -37,10 +45,16 @@ class _Sketch(beam.DoFn):
         for story, shingle_set, sig, story_terms in zip(batch, shingles, sigs, terms):
             yield story.uid, TierNode(story.published_ts, sig, shingle_set)
             yield beam.pvalue.TaggedOutput(TERMS, (story.uid, (story.published_ts, len(story.body), story_terms)))
+            yield beam.pvalue.TaggedOutput(STORIES, (story.uid, _bodiless(story)))
 
 
 class SketchStories(beam.PTransform):
-    """WireStory -> (uid, TierNode) for the variant tier, and (uid, (ts, body length, StoryTerms))."""
+    """WireStory -> (uid, TierNode) for the variant tier (`variant_nodes`), (uid, (ts, body length,
+    StoryTerms)) (`terms`) and (uid, (the story without its body, body chars, body words)) (`stories`).
+
+    Bodies are the bulk of a story and go no further: the merge reads its canonical bodies back from
+    the input (`transforms.read.ReadLinesAt`).
+    """
 
     def __init__(self, config: SketchConfig):
         super().__init__()
@@ -50,7 +64,7 @@ class SketchStories(beam.PTransform):
         return (
             stories
             | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
-            | "Sketch" >> beam.ParDo(_Sketch(self.config)).with_outputs(TERMS, main="variant_nodes")
+            | "Sketch" >> beam.ParDo(_Sketch(self.config)).with_outputs(TERMS, STORIES, main="variant_nodes")
         )
 
 
