@@ -46,8 +46,7 @@ def build_streaming(p: beam.Pipeline, dedup: DedupOptions) -> None:
     parsed = lines | "Parse" >> ParseStories(dedup.max_record_bytes)
     # The directory watcher holds the watermark at its minimum (file paths carry no event time), and
     # the local runner's watermark does not follow the data: eviction there runs on the data frontier.
-    stories = parsed.stories | "Stories" >> beam.Map(lambda parsed: parsed[1])
-    assembled = stories | "Assemble" >> AssembleStories(stream_settings(dedup), watermark_timers=not dedup.input_dir)
+    assembled = parsed.stories | "Assemble" >> AssembleStories(stream_settings(dedup), watermark_timers=not dedup.input_dir)
     dead = [parsed.dead_letters, assembled.dead_letters] + ([unreadable] if unreadable is not None else [])
     dead_letters = dead | "DeadLetters" >> beam.Flatten()
     upsert_lines = assembled.upserts | "UpsertLines" >> beam.Map(orjson.dumps)

@@ -10,8 +10,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.helpers import wire_story
-from transforms.merge import InputChanged, with_body_read_back
-from transforms.read import ReadJsonLines, ReadLinesAt
+from transforms.merge import with_body_read_back
+from transforms.read import InputChanged, ReadJsonLines, ReadLinesAt
 
 LINES = [b'{"a": 1}', "{\"b\": \"caf\u00e9 \u2014 na\u00efve\"}".encode(), b'{"c": "' + b"x" * 300 + b'"}', b"{}"]
 

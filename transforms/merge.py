@@ -8,9 +8,8 @@ from apache_beam.metrics import Metrics
 from dedup.merge import Member, story_record, with_canonical_body
 from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
-from schemas.validate import Rejected, to_wire_story
 from transforms.metrics import NAMESPACE, Progress, StageTimer
-from transforms.read import ReadLinesAt
+from transforms.read import InputChanged, ReadLinesAt, story_read_back
 
 
 class _MergeStory(beam.DoFn):
@@ -58,18 +57,11 @@ class _MergeStory(beam.DoFn):
         yield canonical.story.provenance, (canonical.story.uid, canonical.body_chars, orjson.dumps(record))
 
 
-class InputChanged(RuntimeError):
-    """An input line read back for its body is not the story read from it at the start of the run."""
-
-
 def with_body_read_back(provenance, raw: bytes, canonical) -> dict:
     """A record, with its canonical body from the canonical's input line read back."""
     uid, body_chars, record = canonical
-    try:
-        story = to_wire_story(orjson.loads(raw), provenance)
-    except (orjson.JSONDecodeError, Rejected) as err:
-        raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid}: {err}") from err
-    if story.uid != uid or len(story.body) != body_chars:
+    story = story_read_back(provenance, raw, uid)
+    if len(story.body) != body_chars:
         raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid} as read")
     return with_canonical_body(orjson.loads(record), story.body)
 

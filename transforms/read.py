@@ -3,12 +3,14 @@ read single lines back by their provenance."""
 from __future__ import annotations
 
 import apache_beam as beam
+import orjson
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from schemas.records import DeadLetter, Provenance
+from schemas.records import DeadLetter, Provenance, WireStory
+from schemas.validate import Rejected, to_wire_story
 from transforms.metrics import NAMESPACE, Progress
 
 # Lines read back are fetched in chunks of this many bytes of a file, one key each.
@@ -73,6 +75,21 @@ class ReadJsonLines(beam.PTransform):
             | "Open" >> fileio.ReadMatches()
             | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(ReadLinesFn.DEAD, main="lines")
         )
+
+
+class InputChanged(RuntimeError):
+    """A line read back is not the story read from it earlier in the run: its file has changed."""
+
+
+def story_read_back(provenance: Provenance, raw: bytes, uid: str) -> WireStory:
+    """The story on a line read back by `ReadLinesAt`, which was story `uid` when first read."""
+    try:
+        story = to_wire_story(orjson.loads(raw), provenance)
+    except (orjson.JSONDecodeError, Rejected) as err:
+        raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid}: {err}") from err
+    if story.uid != uid:
+        raise InputChanged(f"{provenance.file}:{provenance.line} no longer holds story {uid}")
+    return story
 
 
 def _chunk(element, chunk_bytes: int):
