@@ -46,13 +46,15 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
 
     variant_nodes = sketches.variant_nodes
     bands, rows = band_params(options.variant_lsh_threshold, options.num_perm)
-    variant_edges = (
+    verified = (
         variant_nodes
         | "VariantCandidates" >> CandidatePairs("variant", bands, rows, None, options.max_bucket_size)
         | "VerifyVariants" >> VerifyPairs("variant", variant_nodes, jaccard, options.variant_threshold)
     )
+    variant_edges = verified["edges"]
     variant_clusters = variant_edges | "VariantGroups" >> GuardedClusters(
-        "variant", variant_nodes, jaccard, options.variant_threshold, options.cc_rounds, options.max_component_size
+        "variant", variant_nodes | "VariantKeys" >> beam.Keys(), verified["paired_nodes"], jaccard,
+        options.variant_threshold, options.cc_rounds, options.max_component_size,
     )
     variant_groups = variant_clusters["labels"]
 
@@ -65,8 +67,8 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     story_edges = scored["edges"]
     profiles = scored["profiles"] if options.story_neighbours > 0 else None
     story_clusters = (story_edges | "StoryClusters" >> GuardedClusters(
-        "story", story_nodes, cosine, options.story_threshold, options.cc_rounds, options.max_component_size,
-        profiles,
+        "story", story_nodes | "StoryKeys" >> beam.Keys(), story_nodes, cosine, options.story_threshold,
+        options.cc_rounds, options.max_component_size, profiles,
     ))["labels"]
 
     records = sketches.stories | "Merge" >> MergeStories(

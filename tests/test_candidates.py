@@ -22,7 +22,7 @@ from dedup.story import StoryVector, cosine, cosines
 from pipeline.options import DedupOptions, story_band_shards
 from schemas.records import Edge, TierNode
 from transforms.candidates import BAND_SHARDS, CandidatePairs, ScoredNeighbours
-from transforms.joins import AttachToPairs
+from transforms.joins import MATCHED, AttachToPairs
 from transforms.verify import VerifyPairs
 
 HOUR = 3600.0
@@ -176,7 +176,7 @@ def test_scored_neighbours_equal_candidate_pairs_then_verification(shards):
             | "Nodes" >> beam.Create(nodes)
             | CandidatePairs("story", bands, rows, horizon, cap)
             | VerifyPairs("story", p | "NodesAgain" >> beam.Create(nodes), cosine, threshold)
-        )
+        )["edges"]
         scored = p | "NodesThird" >> beam.Create(nodes) | ScoredNeighbours(
             "story", bands, rows, horizon, cap, cosines, threshold, k, StoryVector.to_bytes, StoryVector.from_bytes,
             shards,
@@ -241,8 +241,14 @@ def test_story_band_shards_default_to_one_per_time_bucket_and_never_one_for_ever
 
 
 def test_attach_to_pairs_brings_both_values_and_drops_pairs_missing_one():
-    values = [("a", 1), ("b", 2), ("c", 3)]
-    pairs = [(("a", "b"), "ab"), (("c", "a"), "ca"), (("a", "x"), "ax"), (("b", "c"), "bc")]
+    values = [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)]
+    pairs = [(("a", "b"), "ab"), (("c", "a"), "ca"), (("a", "x"), "ax"), (("b", "c"), "bc"), (("e", "y"), "ey")]
     with TestPipeline() as p:
         joined = p | "Pairs" >> beam.Create(pairs) | AttachToPairs(p | "Values" >> beam.Create(values))
-        assert_that(joined, equal_to([("a", 1, "b", 2, "ab"), ("c", 3, "a", 1, "ca"), ("b", 2, "c", 3, "bc")]))
+        assert_that(
+            joined["pairs"], equal_to([("a", 1, "b", 2, "ab"), ("c", 3, "a", 1, "ca"), ("b", 2, "c", 3, "bc")])
+        )
+        # Each key at the end of some pair, once, even where its pair was dropped (e); d is in none.
+        assert_that(
+            joined[MATCHED], equal_to([("a", 1), ("b", 2), ("c", 3), ("e", 5)]), label="CheckMatched"
+        )

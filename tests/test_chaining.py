@@ -29,11 +29,12 @@ def lookup_similarity(x: str, y: str) -> float:
 
 def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
     keys = ["a1", "a2", "a3", "b", "c", "d1", "d2", "d3", "e", "f"]  # e and f: no edges
-    nodes = [(k, TierNode(0.0, np.zeros(4, dtype=np.uint32), k)) for k in keys]
+    # Only nodes with edges need to be given (a tier passes its paired nodes); every key gets a label.
+    nodes = [(k, TierNode(0.0, np.zeros(4, dtype=np.uint32), k)) for k in keys if k not in ("e", "f")]
     edges = [Edge("story", *sorted(pair), 1, s, s) for pair, s in SIMILAR.items()]
     with TestPipeline() as p:
         clusters = p | "Edges" >> beam.Create(edges) | GuardedClusters(
-            "story", p | "Nodes" >> beam.Create(nodes), lookup_similarity, threshold=0.5,
+            "story", p | "Keys" >> beam.Create(keys), p | "Nodes" >> beam.Create(nodes), lookup_similarity, threshold=0.5,
             cc_rounds=3, max_component_size=100,
         )
         # One connected component, but a and d never share a cluster: b or c may stay alone or

@@ -287,10 +287,10 @@ class ScoredNeighbours(beam.PTransform):
             )
         )
         signatures = nodes | "Signatures" >> beam.Map(lambda kv: (kv[0], kv[1].signature))
-        edges = (
+        signed = (
             neighbours.verified
             | "ByPair" >> beam.Map(lambda v: ((v[0], v[1]), (v[2], v[3])))
             | "AttachSignatures" >> AttachToPairs(signatures)
-            | "Edges" >> beam.Map(_edge(self.tier))
         )
+        edges = signed["pairs"] | "Edges" >> beam.Map(_edge(self.tier))
         return {"edges": edges, PROFILES: neighbours[PROFILES]}

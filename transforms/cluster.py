@@ -60,44 +60,49 @@ class _LinkComponent(beam.DoFn):
 
 
 class _ToComponent(beam.DoFn):
-    """(key, {node, component[, profile]}) -> (component, (key, node, profile)) for a node with verified
-    edges (main), and (key, key) for one without (`alone`): its own cluster, with nothing to link it to,
-    so it skips the shuffle by component. Counts the latter as components of size 1."""
+    """(key, {key, node, component[, profile]}) -> (component, (key, node, profile)) for a node with
+    verified edges (main), and (key, key) for one without (`alone`): its own cluster, with nothing to
+    link it to, so it skips the shuffle by component. Counts the latter as components of size 1."""
 
     def __init__(self, tier: str):
+        self.tier = tier
         self.sizes = Metrics.distribution(NAMESPACE, f"{tier}_component_size")
 
     def process(self, element):
         key, grouped = element
         labels = list(grouped["component"])
         if not labels:
-            for _ in grouped["node"]:  # at most one
+            for _ in grouped["key"]:  # at most one
                 self.sizes.update(1)
                 yield beam.pvalue.TaggedOutput(ALONE, (key, key))
             return
+        nodes = list(grouped["node"])
+        if not nodes:
+            raise ValueError(f"{self.tier} node {key!r} has edges but is missing from the nodes")
         if "profile" in grouped:
             profiles = list(grouped["profile"])
             profile = profiles[0] if profiles else {key: 1.0}  # never a candidate: only itself
         else:
             profile = None  # the tier clusters on its direct similarity
-        for node in grouped["node"]:
-            yield labels[0], (key, node, profile)
+        yield labels[0], (key, nodes[0], profile)
 
 
 class GuardedClusters(beam.PTransform):
-    """Edges of one tier -> `labels`: (key, cluster label) for every node in `nodes`, and
-    `payloads`: (key, payload) for every node in a cluster of two or more.
+    """Edges of one tier -> `labels`: (key, cluster label) for every key in `keys`, and `payloads`:
+    (key, payload) for every node in a cluster of two or more.
 
-    The label is the smallest key in the cluster; nodes without edges are their own cluster and skip the
-    shuffle by component, so only the nodes of multi-member components reach average-link. Given
-    `profiles` (key -> neighbour profile, from `ScoredNeighbours`), average-link runs on a blend of
-    the tier's direct similarity and the second-order profile similarity (`blended_similarity`).
+    `nodes` (key, TierNode) must hold at least every node with an edge: only those are clustered, so
+    a tier may pass just its paired nodes (`VerifyPairs`). The label is the smallest key in the
+    cluster; keys without edges are their own cluster and skip the shuffle by component, so only the
+    nodes of multi-member components reach average-link. Given `profiles` (key -> neighbour profile,
+    from `ScoredNeighbours`), average-link runs on a blend of the tier's direct similarity and the
+    second-order profile similarity (`blended_similarity`).
     """
 
-    def __init__(self, tier: str, nodes, similarity: Callable, threshold: float, cc_rounds: int,
+    def __init__(self, tier: str, keys, nodes, similarity: Callable, threshold: float, cc_rounds: int,
                  max_component_size: int, profiles=None):
         super().__init__()
-        self.tier, self.nodes, self.similarity, self.threshold = tier, nodes, similarity, threshold
+        self.tier, self.keys, self.nodes, self.similarity, self.threshold = tier, keys, nodes, similarity, threshold
         self.cc_rounds, self.max_component_size, self.profiles = cc_rounds, max_component_size, profiles
 
     def expand(self, edges):
@@ -106,7 +111,11 @@ class GuardedClusters(beam.PTransform):
             | "EdgeEnds" >> beam.Map(lambda e: (e.a, e.b))
             | "Components" >> ConnectedComponents(self.cc_rounds, self.tier)
         )
-        joined = {"node": self.nodes, "component": components}
+        joined = {
+            "key": self.keys | "KeyOnly" >> beam.Map(lambda key: (key, None)),
+            "node": self.nodes,
+            "component": components,
+        }
         if self.profiles is not None:
             joined["profile"] = self.profiles
         placed = (

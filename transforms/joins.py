@@ -1,6 +1,8 @@
 """Key joins used to bring compact per-item values to pairs and edges."""
 from __future__ import annotations
 
+from typing import Any
+
 import apache_beam as beam
 
 
@@ -40,8 +42,12 @@ def _attach(element, tags: list[str], single: bool):
             yield key, value, item
 
 
+MATCHED = "matched"
+
+
 class AttachToPairs(beam.PTransform):
-    """Join ((a, b), item) pairs with values (key, value): emit (a, value of a, b, value of b, item).
+    """Join ((a, b), item) pairs with values (key, value): emit (a, value of a, b, value of b, item)
+    (`pairs`), and (key, value) once for every key that is an end of at least one pair (`matched`).
 
     Each endpoint meets its value in one `CoGroupByKey` by key, and the two halves of a pair meet
     again in a plain `GroupByKey` by pair: one multi-input join where attaching one endpoint after
@@ -55,13 +61,15 @@ class AttachToPairs(beam.PTransform):
         self.values = values
 
     def expand(self, pairs):
-        return (
+        ends = (
             {"value": self.values, "end": pairs | "Ends" >> beam.FlatMap(_pair_ends)}
             | "ByKey" >> beam.CoGroupByKey()
-            | "ValueToPairs" >> beam.FlatMap(_value_to_pairs)
-            | "ByPair" >> beam.GroupByKey()
-            | "BothEnds" >> beam.FlatMap(_both_ends)
+            | "ValueToPairs" >> beam.FlatMap(_value_to_pairs).with_output_types(
+                tuple[Any, Any]  # inferred, the main output's type would include the tagged one
+            ).with_outputs(MATCHED, main="ends")
         )
+        joined = ends.ends | "ByPair" >> beam.GroupByKey() | "BothEnds" >> beam.FlatMap(_both_ends)
+        return {"pairs": joined, MATCHED: ends[MATCHED]}
 
 
 def _pair_ends(pair):
@@ -71,10 +79,14 @@ def _pair_ends(pair):
 
 
 def _value_to_pairs(element):
-    _, grouped = element
+    key, grouped = element
     for value in grouped["value"]:  # at most one
+        matched = False
         for pair, end, item in grouped["end"]:
+            matched = True
             yield pair, (end, value, item)
+        if matched:
+            yield beam.pvalue.TaggedOutput(MATCHED, (key, value))
 
 
 def _both_ends(element):

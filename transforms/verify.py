@@ -8,7 +8,7 @@ from apache_beam.metrics import Metrics
 
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
-from transforms.joins import AttachToPairs
+from transforms.joins import MATCHED, AttachToPairs
 from transforms.metrics import NAMESPACE
 
 
@@ -30,10 +30,12 @@ class _Verify(beam.DoFn):
 
 
 class VerifyPairs(beam.PTransform):
-    """((a, b), bands) -> `Edge` for pairs whose similarity reaches `threshold` (main output).
+    """((a, b), bands) -> `edges`: an `Edge` for each pair whose similarity reaches `threshold`, and
+    `paired_nodes`: (key, node) once for every node in at least one pair.
 
     A join by endpoint brings each endpoint's compact node (signature and payload, never the body)
-    to the pair. Pairs below the threshold are counted and dropped.
+    to the pair. Pairs below the threshold are counted and dropped. The paired nodes are all that
+    clustering the edges needs (`GuardedClusters`), a share of the nodes found in the same join.
     """
 
     def __init__(self, tier: str, nodes, similarity: Callable, threshold: float):
@@ -41,8 +43,6 @@ class VerifyPairs(beam.PTransform):
         self.tier, self.nodes, self.similarity, self.threshold = tier, nodes, similarity, threshold
 
     def expand(self, pairs):
-        return (
-            pairs
-            | "AttachNodes" >> AttachToPairs(self.nodes)
-            | "Verify" >> beam.ParDo(_Verify(self.tier, self.similarity, self.threshold))
-        )
+        attached = pairs | "AttachNodes" >> AttachToPairs(self.nodes)
+        edges = attached["pairs"] | "Verify" >> beam.ParDo(_Verify(self.tier, self.similarity, self.threshold))
+        return {"edges": edges, "paired_nodes": attached[MATCHED]}
