@@ -193,6 +193,29 @@ def test_scored_neighbours_equal_candidate_pairs_then_verification(shards):
         _assert_agree(scored["profiles"], expected_profiles, lambda kv: kv[0], "profiles", at_least=20)
 
 
+@pytest.mark.parametrize("shards", [1, 8])
+def test_scored_neighbours_count_each_candidate_pair_once_however_sharded(shards):
+    """Only the candidates that can matter leave the shard step, yet verified + rejected counts every
+    distinct candidate pair exactly once, where several shards scored it too."""
+    nodes = _random_story_nodes(150, seed=4)
+    payload = dict(nodes)
+    bands, rows = band_params(0.05, 128)
+    horizon, threshold = 72 * HOUR, 0.12
+    expected = [pair for pair, _ in _brute_force_pairs(nodes, bands, rows, horizon)]
+    p = TestPipeline()
+    (p | beam.Create(nodes) | ScoredNeighbours(
+        "story", bands, rows, horizon, len(nodes), cosines, threshold, 4, StoryVector.to_bytes,
+        StoryVector.from_bytes, shards,
+    ))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    verified = sum(round(cosine(payload[a].payload, payload[b].payload), 4) >= threshold for a, b in expected)
+    assert 0 < verified < len(expected) / 2
+    assert counters["story_pairs_verified"] == verified
+    assert counters["story_pairs_rejected"] == len(expected) - verified
+
+
 def _assert_agree(got, expected, key, label, at_least):
     """Both collections hold the same values under the same keys (and at least `at_least` of them)."""
     agree = (

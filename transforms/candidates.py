@@ -14,6 +14,7 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
+import xxhash
 from apache_beam.metrics import Metrics
 
 from dedup.cluster import neighbour_profile
@@ -171,34 +172,75 @@ class CandidatePairs(beam.PTransform):
         )
 
 
+# Similarities are rounded to 4 decimals; an unrounded score this far from a bound is on its side either way.
+_ROUNDING_MARGIN = 1e-4
+
+
+def _rounded_below(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """round(score, 4) < threshold for every score, Python's rounding only where it can matter."""
+    below = scores < threshold
+    near = np.flatnonzero(np.abs(scores - threshold) <= _ROUNDING_MARGIN)
+    below[near] = [round(x, 4) < threshold for x in scores[near].tolist()]
+    return below
+
+
+def _key_hashes(keys: list) -> np.ndarray:
+    """Stable 64-bit hashes of keys (Python's `hash` of a str differs between worker processes)."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(repr(key).encode()) for key in keys), dtype=np.uint64, count=len(keys))
+
+
 class _ScoreShard(_Buckets):
-    """One shard's buckets -> each node's scored candidates there: (key, (others, similarities, bands)).
+    """One shard's buckets -> for each node with candidates there: (key, (others, similarities, bands,
+    rejected)).
 
     Each distinct pair of the shard is scored once, all of them in one call of the tier's batch
-    similarity, and `bands` counts the shard's buckets that formed it. One element per node and
-    shard, holding three parallel lists, is what the `GroupByKey` by node then moves.
+    similarity, and `bands` counts the shard's buckets that formed it. A node's element keeps only the
+    candidates that can still matter once its shards are merged (most are rejected and cannot): those
+    that may reach the threshold (its edges) and its `k` - 1 most similar (its neighbour profile), each
+    bound widened by the rounding margin. `rejected` holds stable hashes of the larger keys it was
+    rejected with (uint64 bytes), so that `_Neighbours` counts each rejected pair once however many
+    shards scored it.
     """
 
     def __init__(self, tier: str, horizon_s: float | None, max_bucket_size: int, similarities: Callable,
-                 unpack: Callable[[bytes], Any]):
+                 unpack: Callable[[bytes], Any], threshold: float, k: int):
         super().__init__(tier, horizon_s, max_bucket_size)
-        self.similarities, self.unpack = similarities, unpack
+        self.similarities, self.unpack, self.threshold, self.k = similarities, unpack, threshold, k
 
     def process(self, element):
         keys, payloads, left, right, buckets = self.shard_pairs(element[1])
         if len(left) == 0:
             return
         scores = self.similarities([self.unpack(p) for p in payloads], left, right)
-        scores, buckets = [round(x, 4) for x in scores.tolist()], buckets.tolist()
+        rejected = _rounded_below(scores, self.threshold)
+        rejected_larger, rejected_node = _key_hashes(keys)[right[rejected]], left[rejected]  # at the smaller key
+        # Every (node, candidate) entry, each node's best first.
+        pair = np.tile(np.arange(len(left)), 2)
         node, other = np.concatenate((left, right)), np.concatenate((right, left))
-        order = np.argsort(node, kind="stable")
-        pair = (order % len(left)).tolist()
-        node, other = node[order], other[order].tolist()
+        order = np.lexsort((-scores[pair], node))
+        node, other, pair = node[order], other[order], pair[order]
+        score = scores[pair]
         starts = np.flatnonzero(np.diff(node, prepend=-1))
-        for start, end in zip(starts.tolist(), np.append(starts[1:], len(node)).tolist()):
-            pairs = pair[start:end]
-            yield keys[node[start]], (
-                [keys[o] for o in other[start:end]], [scores[i] for i in pairs], [buckets[i] for i in pairs]
+        lengths = np.diff(np.append(starts, len(node)))
+        if self.k > 1:
+            nth_best = score[starts + np.minimum(lengths, self.k - 1) - 1]
+            floor = np.where(lengths > self.k - 1, nth_best, -np.inf) - _ROUNDING_MARGIN
+        else:
+            floor = np.full(len(starts), np.inf)
+        keep = (score >= np.repeat(floor, lengths)) | (score >= self.threshold - _ROUNDING_MARGIN)
+        kept_node, kept_other, kept_pair = node[keep], other[keep].tolist(), pair[keep]
+        kept_scores = [round(x, 4) for x in scores[kept_pair].tolist()]
+        kept_bands = buckets[kept_pair].tolist()
+        nodes = node[starts]
+        kept_bounds = np.searchsorted(kept_node, np.append(nodes, len(keys))).tolist()
+        rejected_order = np.argsort(rejected_node, kind="stable")
+        rejected_larger, rejected_node = rejected_larger[rejected_order], rejected_node[rejected_order]
+        rejected_bounds = np.searchsorted(rejected_node, np.append(nodes, len(keys))).tolist()
+        for i, n in enumerate(nodes.tolist()):
+            a, b = kept_bounds[i], kept_bounds[i + 1]
+            yield keys[n], (
+                [keys[o] for o in kept_other[a:b]], kept_scores[a:b], kept_bands[a:b],
+                rejected_larger[rejected_bounds[i]:rejected_bounds[i + 1]].tobytes(),
             )
 
 
@@ -207,7 +249,7 @@ class _Neighbours(beam.DoFn):
     (main), and the node's neighbour profile.
 
     A pair's `bands` is the sum over the shards it was met in. Each pair is counted (verified
-    or rejected) at its smaller key only.
+    or rejected) at its smaller key only, once however many shards scored it.
     """
 
     def __init__(self, tier: str, threshold: float, k: int):
@@ -219,22 +261,22 @@ class _Neighbours(beam.DoFn):
         key, per_shard = element
         parts = list(per_shard)
         if len(parts) == 1:  # met in one shard: its candidates are distinct already
-            candidates = list(zip(*parts[0]))
+            others, scores, counts, rejected = parts[0]
+            candidates = list(zip(others, scores, counts))
+            self.rejected.inc(len(rejected) // 8)
         else:
             merged: dict[str, tuple[float, int]] = {}
-            for others, scores, counts in parts:
+            for others, scores, counts, _ in parts:
                 for other, similarity, n in zip(others, scores, counts):
                     found = merged.get(other)
                     merged[other] = (similarity, n + found[1]) if found else (similarity, n)
             candidates = [(other, similarity, n) for other, (similarity, n) in merged.items()]
-        larger, rejected = sorted(c for c in candidates if c[0] > key), 0
-        for other, similarity, n in larger:
-            if similarity < self.threshold:
-                rejected += 1
-            else:
-                yield key, other, n, similarity
-        self.rejected.inc(rejected)
-        self.verified.inc(len(larger) - rejected)
+            rejected = np.unique(np.frombuffer(b"".join(part[3] for part in parts), dtype=np.uint64))
+            self.rejected.inc(len(rejected))
+        verified = sorted(c for c in candidates if c[0] > key and c[1] >= self.threshold)
+        for other, similarity, n in verified:
+            yield key, other, n, similarity
+        self.verified.inc(len(verified))
         if self.k > 0:
             profile = neighbour_profile(key, ((other, similarity) for other, similarity, _ in candidates), self.k)
             yield beam.pvalue.TaggedOutput(PROFILES, (key, profile))
@@ -256,7 +298,8 @@ class ScoredNeighbours(beam.PTransform):
     tier's similarity of many pairs at once: (payloads, left indices, right indices) -> scores,
     once per pair and shard) and no pair list is joined back to the nodes. One `GroupByKey` by
     node then merges a pair's shards and builds each node's k-nearest-neighbour profile from
-    all its scored candidates, rejected ones included. Only the verified pairs (a small share)
+    all its scored candidates, rejected ones included; of those, only the ones that can reach the
+    threshold or the profile leave the shard step. Only the verified pairs (a small share)
     are joined to both signatures, for the MinHash estimate on the edge. Buckets are capped as
     in `CandidatePairs`.
 
@@ -278,9 +321,10 @@ class ScoredNeighbours(beam.PTransform):
         neighbours = (
             nodes
             | "BandShards" >> _BandShards(self.tier, self.bands, self.rows, self.horizon_s, self.shards, self.pack)
-            | "ScoreShard" >> beam.ParDo(
-                _ScoreShard(self.tier, self.horizon_s, self.max_bucket_size, self.similarities, self.unpack)
-            )
+            | "ScoreShard" >> beam.ParDo(_ScoreShard(
+                self.tier, self.horizon_s, self.max_bucket_size, self.similarities, self.unpack, self.threshold,
+                self.k,
+            ))
             | "GroupByNode" >> beam.GroupByKey()
             | "Neighbours" >> beam.ParDo(_Neighbours(self.tier, self.threshold, self.k)).with_outputs(
                 PROFILES, main="verified"
