@@ -15,7 +15,7 @@ from pipeline.options import (
     story_band_shards,
 )
 from transforms.candidates import CandidatePairs, ScoredNeighbours
-from transforms.cluster import PAYLOADS, GuardedClusters
+from transforms.cluster import SIMILARITIES, GuardedClusters
 from transforms.merge import MergeStories
 from transforms.read import ReadJsonLines
 from transforms.sketch import SketchStories, StoryNodes
@@ -72,7 +72,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     ))["labels"]
 
     records = sketches.stories | "Merge" >> MergeStories(
-        variant_groups, variant_clusters[PAYLOADS], story_clusters, story_nodes, variant_edges, story_edges,
+        variant_groups, variant_clusters[SIMILARITIES], story_clusters, story_nodes, variant_edges, story_edges,
         policy, source_type_priority, options.max_variants_per_story,
     )
     dead_letters = (read.dead_letters, validated["dead_letters"]) | "DeadLetters" >> beam.Flatten()

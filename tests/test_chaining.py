@@ -1,5 +1,4 @@
 """The chaining guard inside the Beam composite: A~B~C~D where A and D are different events."""
-from collections import Counter
 
 import apache_beam as beam
 import numpy as np
@@ -50,14 +49,19 @@ def test_chain_of_stories_does_not_collapse_and_true_stories_stay_whole():
 
         assert_that(clusters["labels"] | beam.combiners.ToList(), lambda lists: check(lists[0]))
 
-        # Payloads are passed on for exactly the members of clusters of two or more.
-        def check_payloads(payloads, labels):
-            sizes = Counter(label for _, label in labels)
-            assert dict(payloads) == {k: k for k, label in labels if sizes[label] > 1}
-            assert len(payloads) >= 6  # a1-a3 and d1-d3 at least
+        # Each member of a cluster of two or more gets its similarity to every other member, and only those.
+        def check_similarities(rows, labels):
+            members = {}
+            for key, label in labels:
+                members.setdefault(label, set()).add(key)
+            clustered = {k: members[label] - {k} for k, label in labels if len(members[label]) > 1}
+            rows = dict(rows)
+            assert rows.keys() == clustered.keys() and len(rows) >= 6  # a1-a3 and d1-d3 at least
+            for key, row in rows.items():
+                assert row == {other: lookup_similarity(key, other) for other in clustered[key]}
             return True
 
-        checked = clusters["payloads"] | "AllPayloads" >> beam.combiners.ToList() | "Check" >> beam.Map(
-            check_payloads, beam.pvalue.AsList(clusters["labels"])
+        checked = clusters["similarities"] | "AllSimilarities" >> beam.combiners.ToList() | "Check" >> beam.Map(
+            check_similarities, beam.pvalue.AsList(clusters["labels"])
         )
-        assert_that(checked, equal_to([True]), label="PayloadsOfClusteredMembers")
+        assert_that(checked, equal_to([True]), label="SimilaritiesOfClusteredMembers")

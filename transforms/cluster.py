@@ -19,7 +19,7 @@ from dedup.cluster import average_link_matrix, blended_similarity, time_windows
 from transforms.components import ConnectedComponents
 from transforms.metrics import NAMESPACE, StageTimer
 
-PAYLOADS = "payloads"
+SIMILARITIES = "similarities"
 ALONE = "alone"
 
 
@@ -56,7 +56,8 @@ class _LinkComponent(beam.DoFn):
             for index in cluster:
                 yield members[index][0], label
                 if len(cluster) > 1:
-                    yield beam.pvalue.TaggedOutput(PAYLOADS, (members[index][0], members[index][1].payload))
+                    row = {members[other][0]: float(sim[index, other]) for other in cluster if other != index}
+                    yield beam.pvalue.TaggedOutput(SIMILARITIES, (members[index][0], row))
 
 
 class _ToComponent(beam.DoFn):
@@ -88,8 +89,9 @@ class _ToComponent(beam.DoFn):
 
 
 class GuardedClusters(beam.PTransform):
-    """Edges of one tier -> `labels`: (key, cluster label) for every key in `keys`, and `payloads`:
-    (key, payload) for every node in a cluster of two or more.
+    """Edges of one tier -> `labels`: (key, cluster label) for every key in `keys`, and `similarities`:
+    (key, {other member's key: similarity}) for every node in a cluster of two or more, the similarities
+    average-link used (the tier's own, or blended where profiles are given).
 
     `nodes` (key, TierNode) must hold at least every node with an edge: only those are clustered, so
     a tier may pass just its paired nodes (`VerifyPairs`). The label is the smallest key in the
@@ -130,7 +132,7 @@ class GuardedClusters(beam.PTransform):
             | "GroupComponent" >> beam.GroupByKey()
             | "AverageLink" >> beam.ParDo(
                 _LinkComponent(self.tier, self.similarity, self.threshold, self.max_component_size)
-            ).with_outputs(PAYLOADS, main="labels")
+            ).with_outputs(SIMILARITIES, main="labels")
         )
         labels = (clusters.labels, placed[ALONE]) | "AllLabels" >> beam.Flatten()
-        return {"labels": labels, PAYLOADS: clusters[PAYLOADS]}
+        return {"labels": labels, SIMILARITIES: clusters[SIMILARITIES]}

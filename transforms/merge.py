@@ -6,7 +6,6 @@ import orjson
 from apache_beam.metrics import Metrics
 
 from dedup.merge import Member, story_record, with_canonical_body
-from dedup.shingles import jaccard
 from dedup.story import StoryVector, cosine
 from transforms.metrics import NAMESPACE, Progress, StageTimer
 from transforms.read import InputChanged, ReadLinesAt, story_read_back
@@ -25,11 +24,12 @@ class _MergeStory(beam.DoFn):
 
     def process(self, element):
         _, grouped = element
-        members, vectors, shingles, edges = [], {}, {}, []
-        for member, vector, member_shingles, member_edges in grouped:
+        members, vectors, reprint_similarities, edges = [], {}, {}, []
+        for member, vector, member_similarities, member_edges in grouped:
             members.append(member)
-            vectors[member.variant_group] = vector
-            shingles[member.story.uid] = member_shingles
+            if vector is not None:
+                vectors[member.variant_group] = vector
+            reprint_similarities[member.story.uid] = member_similarities
             edges.extend(member_edges)
         group_of = {m.story.uid: m.variant_group for m in members}
         groups = {f"vg-{g}" for g in vectors}
@@ -40,7 +40,7 @@ class _MergeStory(beam.DoFn):
         ]
         def similarity(variant, canonical, same_group):
             if same_group:
-                return jaccard(shingles[variant.uid], shingles[canonical.uid])
+                return reprint_similarities[variant.uid][canonical.uid]
             return cosine(*(StoryVector.from_bytes(vectors[group_of[s.uid]]) for s in (variant, canonical)))
 
         with self.timer():
@@ -69,26 +69,27 @@ def with_body_read_back(provenance, raw: bytes, canonical) -> dict:
 def _placements(element):
     """A variant group's uids, story, vector and story-tier edges -> (uid, (group, story, vector, edges)).
 
-    The group's edges (from it to other groups) travel with its first uid only, so each reaches its
-    story once.
+    The group's vector and edges (from it to other groups) travel with its first uid only (the others
+    get None and no edges), so each reaches its story once.
     """
     group, grouped = element
     for story_id in grouped["story"]:  # exactly one
         for vector in grouped["vector"]:  # exactly one
             edges = [_prefix_story_edge(e) for e in grouped["edge"]]
             for index, uid in enumerate(sorted(grouped["uid"])):
-                yield uid, (group, story_id, vector, edges if index == 0 else [])
+                yield uid, (group, story_id, vector, edges) if index == 0 else (group, story_id, None, [])
 
 
 def _member_by_story(element):
-    """A uid's story, placement, shingles (only in a group of two or more) and variant-tier edges (from it)
-    -> (story, (Member, group vector, shingles, variant- and story-tier edges))."""
+    """A uid's story, placement, similarities to its group's other members (only in a group of two or
+    more) and variant-tier edges (from it) -> (story, (Member, group vector, similarities, variant- and
+    story-tier edges))."""
     _, grouped = element
-    shingles = next(iter(grouped["shingles"]), None)
+    similarities = next(iter(grouped["similarities"]), None)
     for variant_group, story_id, vector, group_edges in grouped["placement"]:  # exactly one
         for story, body_chars, body_words in grouped["story"]:
             member = Member(story, variant_group, body_chars, body_words)
-            yield story_id, (member, vector, shingles, list(grouped["edge"]) + group_edges)
+            yield story_id, (member, vector, similarities, list(grouped["edge"]) + group_edges)
 
 
 def _prefix_story_edge(edge):
@@ -99,9 +100,9 @@ class MergeStories(beam.PTransform):
     """Stories without bodies (uid, (story, body chars, body words)), their variant groups and story
     clusters, and both tiers' edges -> story records.
 
-    A reprint's similarity to the canonical is the exact shingle Jaccard of the two, from the
-    shingles the variant clustering passes on for every member of a group of two or more
-    (`reprint_shingles`); a rewrite's is the story cosine of their variant groups' term vectors
+    A reprint's similarity to the canonical is the exact shingle Jaccard of the two, as the variant
+    clustering computed it for every pair of a group of two or more and passes on per member
+    (`reprint_similarities`); a rewrite's is the story cosine of their variant groups' term vectors
     (`story_nodes`), the vectors the story tier compared, as in streaming mode. Nothing is
     recomputed from the bodies.
 
@@ -113,10 +114,10 @@ class MergeStories(beam.PTransform):
     story-tier edges from its group.
     """
 
-    def __init__(self, variant_groups, reprint_shingles, story_clusters, story_nodes, variant_edges, story_edges,
+    def __init__(self, variant_groups, reprint_similarities, story_clusters, story_nodes, variant_edges, story_edges,
                  policy, source_type_priority, max_variants: int):
         super().__init__()
-        self.variant_groups, self.reprint_shingles = variant_groups, reprint_shingles
+        self.variant_groups, self.reprint_similarities = variant_groups, reprint_similarities
         self.story_clusters, self.story_nodes = story_clusters, story_nodes
         self.variant_edges, self.story_edges = variant_edges, story_edges
         self.policy = policy
@@ -137,7 +138,7 @@ class MergeStories(beam.PTransform):
             {
                 "story": bodiless_stories,
                 "placement": placements,
-                "shingles": self.reprint_shingles,
+                "similarities": self.reprint_similarities,
                 "edge": self.variant_edges | "VariantEdgeByA" >> beam.Map(lambda e: (e.a, e)),
             }
             | "JoinByUid" >> beam.CoGroupByKey()
