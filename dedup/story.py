@@ -92,33 +92,34 @@ def story_terms(headline: Tokens, body: Tokens, weights: StoryWeights = StoryWei
 def story_terms_batch(texts: Sequence[tuple[Tokens, Tokens]], weights: StoryWeights = StoryWeights()) -> list[StoryTerms]:
     """`story_terms` of many (headline, body) pairs, in one set of numpy calls for all of them.
 
-    Each occurrence is a row (story, term hash, count weight, seen, mid-sentence capital): the
+    Each occurrence is a row (story, term hash, seen, in the headline, mid-sentence capital): the
     rows of all bodies, then of all headlines, then the sentence-initial capitals (capital -1).
     One sort by (story, 32-bit term hash) groups them to sum per term (terms whose 32-bit hashes
-    collide count as one).
+    collide count as one); a term's count is its occurrences plus (boost - 1) per headline one.
     """
     heads, bodies = [h for h, _ in texts], [b for _, b in texts]
     initials = [[t for t in h.sentence_initial + b.sentence_initial if t[:1].isupper()] for h, b in texts]
     initial_folded = casefold_all([t for story in initials for t in story])
-    per_story = np.array([[len(b.folded) for b in bodies], [len(h.folded) for h in heads], [len(i) for i in initials]])
+    per_story = np.array([[len(b.written) for b in bodies], [len(h.written) for h in heads], [len(i) for i in initials]])
     story = np.repeat(np.tile(np.arange(len(texts), dtype=np.uint64), 3), per_story.ravel())
     sizes = per_story.sum(axis=1)
     head_and_initial = [t for h in heads for t in h.folded] + initial_folded
     hashes = np.concatenate([b.hashes for b in bodies] + [token_hashes(head_and_initial)])  # bodies' are the shingles'
-    weight = np.repeat([1.0, weights.headline_boost, 0.0], sizes)
+    headline = np.repeat([0.0, 1.0, 0.0], sizes)
     seen = np.repeat([1.0, 1.0, 0.0], sizes)
     capital = np.concatenate((capitalised(bodies + heads), np.full(sizes[2], -1.0)))
     lengths, digit = folded_shapes([t.folded_joined for t in bodies + heads] + ["\x00".join(initial_folded)])
     keep = ((lengths > 1) & ~_STOPWORDS.contains(hashes)) | digit  # one-digit terms count, one letter does not
     keys = (story[keep] << np.uint64(32)) | (hashes[keep] & np.uint64(0xFFFFFFFF))
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # sums of whole counts: the order within a term does not matter
     ordered = keys[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1]))) if len(keys) else np.zeros(0, int)
 
     def per_term(values):
         return np.add.reduceat(values[keep][order], starts) if len(starts) else np.zeros(0)
 
-    seen, mid_capital, counts = per_term(seen), per_term(capital), per_term(weight).astype(np.float32)
+    seen, mid_capital, headline = per_term(seen), per_term(capital), per_term(headline)
+    counts = (seen + (weights.headline_boost - 1.0) * headline).astype(np.float32)
     proper = (mid_capital > 0) & (2 * mid_capital >= seen)
     term_hashes = (ordered[starts] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     bounds = np.searchsorted(ordered[starts] >> np.uint64(32), np.arange(len(texts) + 1, dtype=np.uint64)).tolist()

@@ -118,10 +118,10 @@ def casefold_all(tokens: list[str]) -> list[str]:
 class Tokens:
     """The word tokens of one cleaned text, tokenised once for both tiers.
 
-    `written` are the tokens as they appear and `folded` the same casefolded (each also joined by
-    NUL into one string, for bulk work: `written_joined`, `folded_joined`); computed on first
-    use: `hashes` (uint64 `token_hashes` of `folded`) and `sentence_initial`, the tokens (as
-    written) that open the text or a sentence.
+    `written` are the tokens as they appear and `folded_joined` the same casefolded, both joined
+    by NUL into one string for bulk work (`written_joined`); computed on first use: `folded`, the
+    casefolded tokens as a list, `hashes` (uint64 `token_hashes` of `folded`) and
+    `sentence_initial`, the tokens (as written) that open the text or a sentence.
     """
 
     def __init__(self, text: str):
@@ -129,11 +129,14 @@ class Tokens:
         self.written: list[str] = word_tokens(self.text)
         self.written_joined = "\x00".join(self.written)  # tokens hold no NUL: one string to work on in bulk
         self.folded_joined = self.written_joined.casefold()
-        self.folded = self.folded_joined.split("\x00") if self.written else []
+
+    @functools.cached_property
+    def folded(self) -> list[str]:
+        return self.folded_joined.split("\x00") if self.written else []
 
     @functools.cached_property
     def hashes(self) -> np.ndarray:
-        return joined_token_hashes(self.folded_joined, len(self.folded))
+        return joined_token_hashes(self.folded_joined, len(self.written))
 
     @functools.cached_property
     def sentence_initial(self) -> list[str]:
