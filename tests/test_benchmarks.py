@@ -52,8 +52,9 @@ def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path):
     assert "constant feed rate" in text and text.count("time(60)/time(30)") == 2
     assert text.count("one run per size") == 2
     assert "MinHash stage >= 5x" in text and "apache_beam" in text and "ours: " in text
-    # The larger-corpus comparison runs ours and lists the peers it could not run.
+    # The larger-corpus comparison runs ours in both modes and lists the peers it could not run.
     assert "Side by side on larger corpora" in text and text.count("not installed (--setup_peers)") == len(PEERS)
+    assert all(f"| 30 | {KINDS[kind]} |" in text for kind in ("pipeline", "pipeline_mp"))
     assert text.endswith("## Streaming\n\nkept\n")  # the streaming benchmark's section is kept
 
 
