@@ -44,7 +44,6 @@ _CREDITS = re.compile(
 _FURNITURE_LINE = re.compile(
     r"^\s*(?:"
     r"(?:Copyright|\(c\)|\u00a9)\s*(?:\d{4})?[^\n]*"
-    r"|[^\n]*All rights reserved\.?[^\n]*"
     r"|This material may not be published[^\n]*"
     r"|Follow (?:us|@\w+|\w+ on)[^\n]*"
     r"|(?:Reporting|Additional reporting|Writing|Editing) by [^\n]*"
@@ -52,6 +51,10 @@ _FURNITURE_LINE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
+# The furniture that may sit anywhere in a line. A case-insensitive search runs over the whole line
+# (10x the anchored patterns above), so it runs only on lines holding "rved" in some case: its last
+# letters have no other case-insensitive forms, so no line that could match is skipped.
+_RIGHTS_RESERVED = re.compile(r"All rights reserved", re.IGNORECASE)
 
 _WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
 # The same tokens for ASCII text, in C string passes instead of a regex match per token (3x faster):
@@ -85,7 +88,7 @@ def clean_body(body: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     kept: list[str] = []
     for position, line in enumerate(lines):
-        if _FURNITURE_LINE.match(line):
+        if _FURNITURE_LINE.match(line) or ("rved" in line.lower() and _RIGHTS_RESERVED.search(line)):
             continue
         if position < 3 and _BYLINE_LINE.match(line):
             continue

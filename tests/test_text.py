@@ -29,6 +29,11 @@ def test_strips_bylines_credits_copyright_and_follow_lines():
     assert clean_body(body) == "Police said the officer died."
 
 
+def test_a_rights_reserved_line_goes_whatever_its_case_and_wherever_the_phrase_sits():
+    body = "Seats were reserved for families.\n(C) Daily Mail & Co; aLL RIGHTS reSERVED.\nNews Corp, All Rights Reserved"
+    assert clean_body(body) == "Seats were reserved for families."
+
+
 def test_headline_slugs_are_removed():
     assert clean_headline("UPDATE 2-Venezuela rebel cop killed") == "Venezuela rebel cop killed"
     assert clean_headline("CORRECTED-RPT-Oil rises") == "Oil rises"
