@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dedup.text import clean_headline, normalize
-from schemas.records import SOURCE_TYPES, WireStory
+from schemas.records import SOURCE_TYPES, WireStory, pickled_by_fields
 
 DEFAULT_POLICY = ("source_type", "earliest", "completeness")
 
 
+@pickled_by_fields
 @dataclasses.dataclass(frozen=True)
 class Member:
     """A story variant, the variant group it belongs to, and the size of its body.
