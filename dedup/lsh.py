@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import xxhash
 from datasketch import MinHashLSH
 
 
@@ -18,12 +17,36 @@ def band_params(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
+_FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd: the fold is injective for one row and mixes several
+_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, num_perm) signatures -> ((n, bands) uint64 band keys, whether each signature has keys).
+
+    A band's rows are folded into 64 bits (a multiply-add per row, then MurmurHash3's fmix64 to
+    spread them), for every band of every signature at once. Empty-set signatures (all 0xFFFFFFFF)
+    get no keys.
+    """
+    signatures = np.asarray(signatures, dtype=np.uint32)
+    view = signatures[:, : bands * rows].reshape(len(signatures), bands, rows).astype(np.uint64)
+    keys = np.zeros((len(signatures), bands), dtype=np.uint64)
+    shift = np.uint64(33)
+    with np.errstate(over="ignore"):
+        for row in range(rows):
+            keys = (keys + view[:, :, row]) * _FOLD
+        for multiplier in _FMIX:
+            keys ^= keys >> shift
+            keys *= multiplier
+        keys ^= keys >> shift
+    return keys, ~np.all(signatures == _EMPTY, axis=1)
+
+
 def band_hashes(signature: np.ndarray, bands: int, rows: int) -> list[int]:
-    """One 64-bit key per band; empty-set signatures (all 0xFFFFFFFF) get no keys."""
-    if np.all(signature == np.uint32(0xFFFFFFFF)):
-        return []
-    view = np.ascontiguousarray(signature[: bands * rows], dtype=np.uint32).reshape(bands, rows)
-    return [xxhash.xxh3_64_intdigest(row.tobytes()) for row in view]
+    """`band_keys` of one signature: one 64-bit key per band, none for the empty set's."""
+    keys, has_keys = band_keys(signature[None, :], bands, rows)
+    return keys[0].tolist() if has_keys[0] else []
 
 
 # Time buckets span this many horizons: only items within one horizon of the next bucket visit it.

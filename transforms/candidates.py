@@ -18,7 +18,7 @@ import xxhash
 from apache_beam.metrics import Metrics
 
 from dedup.cluster import neighbour_profile
-from dedup.lsh import band_hashes, bucket_pairs, bucket_runs, time_buckets
+from dedup.lsh import band_keys, bucket_pairs, bucket_runs, time_buckets
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
 from transforms.joins import AttachToPairs
@@ -50,24 +50,20 @@ class _BandBlocks(beam.DoFn):
         self.shards, self.pack = shards, pack
 
     def process(self, batch):
-        keys, times, band_keys, payloads = [], [], [], []
-        for key, node in batch:
-            hashes = band_hashes(node.signature, self.bands, self.rows)
-            if hashes:  # empty sets have no band keys
-                keys.append(key)
-                times.append(node.ts)
-                band_keys.append(hashes)
-                payloads.append(self.pack(node.payload) if self.pack else None)
-        if not keys:
+        all_keys, has_keys = band_keys(np.stack([node.signature for _, node in batch]), self.bands, self.rows)
+        kept = np.flatnonzero(has_keys).tolist()  # empty sets have no band keys
+        if not kept:
             return
-        ts = np.array(times, dtype=np.float64)
+        keys = [batch[i][0] for i in kept]
+        ts = np.array([batch[i][1].ts for i in kept], dtype=np.float64)
+        payloads = [self.pack(batch[i][1].payload) for i in kept] if self.pack else None
         home, visits = time_buckets(ts, self.horizon_s)
         visitors = np.flatnonzero(visits)
         copy_node = np.concatenate((np.arange(len(keys)), visitors))
         copy_bucket = np.concatenate((home, home[visitors] + 1))
         entry_copy = np.repeat(np.arange(len(copy_node)), self.bands)
         entry_band = np.tile(np.arange(self.bands, dtype=np.int64), len(copy_node))
-        entry_hash = np.array(band_keys, dtype=np.uint64)[copy_node].ravel()
+        entry_hash = all_keys[kept][copy_node].ravel()
         entry_shard = (entry_hash % np.uint64(self.shards)).astype(np.int64)
         entry_bucket = copy_bucket[entry_copy]
         order = np.lexsort((entry_shard, entry_bucket))
