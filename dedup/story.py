@@ -50,11 +50,22 @@ class StoryTerms:
 
     def __reduce__(self):
         # Beam pickles these on every shuffle; raw bytes pickle several times faster than arrays.
-        return _terms_from_bytes, (self.hashes.tobytes(), self.counts.tobytes(), self.proper.tobytes())
+        return _terms_from_bytes, (self.to_bytes(),)
+
+    def to_bytes(self) -> bytes:
+        """hashes, counts and proper flags back to back: 9 bytes a term."""
+        return self.hashes.astype(np.uint32).tobytes() + self.counts.astype(np.float32).tobytes() + \
+            self.proper.astype(bool).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoryTerms:
+        n = len(data) // 9
+        return cls(np.frombuffer(data, np.uint32, n), np.frombuffer(data, np.float32, n, 4 * n),
+                   np.frombuffer(data, bool, n, 8 * n))
 
 
-def _terms_from_bytes(hashes: bytes, counts: bytes, proper: bytes) -> StoryTerms:
-    return StoryTerms(np.frombuffer(hashes, np.uint32), np.frombuffer(counts, np.float32), np.frombuffer(proper, bool))
+def _terms_from_bytes(data: bytes) -> StoryTerms:
+    return StoryTerms.from_bytes(data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +111,9 @@ def story_terms_batch(texts: Sequence[tuple[Tokens, Tokens]], weights: StoryWeig
     heads, bodies = [h for h, _ in texts], [b for _, b in texts]
     initials = [[t for t in h.sentence_initial + b.sentence_initial if t[:1].isupper()] for h, b in texts]
     initial_folded = casefold_all([t for story in initials for t in story])
-    per_story = np.array([[len(b.written) for b in bodies], [len(h.written) for h in heads], [len(i) for i in initials]])
+    per_story = np.array(
+        [[len(b.written) for b in bodies], [len(h.written) for h in heads], [len(i) for i in initials]]
+    )
     story = np.repeat(np.tile(np.arange(len(texts), dtype=np.uint64), 3), per_story.ravel())
     sizes = per_story.sum(axis=1)
     head_and_initial = [t for h in heads for t in h.folded] + initial_folded

@@ -104,7 +104,7 @@ def test_sketch_records_survive_beam_coding_unchanged():
             assert back.payload.hashes.dtype == np.uint32 and back.payload.weights.dtype == np.float32
             assert np.array_equal(back.payload.hashes, vector.hashes)
             assert np.array_equal(back.payload.weights, vector.weights)
-    back = coder.decode(coder.encode(terms))
-    for field in ("hashes", "counts", "proper"):
-        assert getattr(back, field).dtype == getattr(terms, field).dtype
-        assert np.array_equal(getattr(back, field), getattr(terms, field))
+    for back in (coder.decode(coder.encode(terms)), StoryTerms.from_bytes(terms.to_bytes())):
+        for field in ("hashes", "counts", "proper"):
+            assert getattr(back, field).dtype == getattr(terms, field).dtype
+            assert np.array_equal(getattr(back, field), getattr(terms, field))
