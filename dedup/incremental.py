@@ -32,7 +32,16 @@ from dedup.lsh import band_hashes, band_params
 from dedup.merge import DEFAULT_POLICY, Member, story_record
 from dedup.minhash import signatures
 from dedup.shingles import jaccard
-from dedup.story import DF_BUCKETS, StoryTerms, StoryVector, cosine, df_buckets, signature_terms, story_vector
+from dedup.story import (
+    DF_BUCKETS,
+    StoryTerms,
+    StoryVector,
+    cosine,
+    count_document,
+    df_buckets,
+    signature_terms,
+    story_vector,
+)
 from schemas.records import SOURCE_TYPES, WireStory
 
 ADDED, TOO_LATE, DUPLICATE_ID = "added", "too_late", "duplicate_id"  # the last two are dead-letter reasons
@@ -227,7 +236,7 @@ class StoryIndex:
         s = self.settings
         uid = held.story.uid
         terms = terms_of(held.story, s.config)
-        np.add.at(self.df, df_buckets(terms.hashes), 1)
+        count_document(self.df, terms.hashes)
         self.n_docs += 1
         vector = story_vector(terms, self.df, self.n_docs, s.config.story_weights)
         top = signature_terms(vector, s.config.story_weights.signature_terms)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from dedup.shingles import token_hashes
-from dedup.story import story_terms
+from dedup.story import DF_BUCKETS, count_document, df_buckets, story_terms
 from dedup.text import Tokens
 
 
@@ -40,3 +40,15 @@ def test_stopwords_and_empty_texts_have_no_terms():
 def test_every_term_was_seen():
     terms = story_terms(Tokens("U.S. Army"), Tokens("The U.S.A. team. O'Brien's Team won! \"Yes,\" he said."))
     assert np.all(terms.counts >= 1.0) and np.all(np.diff(terms.hashes.astype(np.int64)) > 0)
+
+
+def test_count_document_matches_add_at_with_bucket_repeats():
+    rng = np.random.default_rng(4)
+    table, expected = np.zeros(DF_BUCKETS, np.int32), np.zeros(DF_BUCKETS, np.int32)
+    for _ in range(50):
+        hashes = rng.integers(0, 2**32, 400, dtype=np.uint64).astype(np.uint32)
+        hashes = np.unique(np.concatenate((hashes, hashes[:3] ^ np.uint32(DF_BUCKETS))))  # 3 buckets twice
+        assert len(np.unique(df_buckets(hashes))) < len(hashes)
+        count_document(table, hashes)
+        np.add.at(expected, df_buckets(hashes), 1)
+    np.testing.assert_array_equal(table, expected)

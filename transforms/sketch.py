@@ -19,7 +19,7 @@ from dedup.minhash import signatures
 from dedup.story import (
     DF_BUCKETS,
     StoryTerms,
-    df_buckets,
+    count_document,
     signature_terms,
     story_vector,
 )
@@ -96,7 +96,7 @@ class _DocumentFrequencies(beam.CombineFn):
 
     def add_input(self, accumulator, terms):
         table, n = accumulator
-        np.add.at(table, df_buckets(terms.hashes), 1)
+        count_document(table, terms.hashes)
         return table, n + 1
 
     def merge_accumulators(self, accumulators):
