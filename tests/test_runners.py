@@ -13,12 +13,18 @@ import sys
 import time
 
 import pytest
+from apache_beam import coders
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
+from apache_beam.runners.common import NameContext
+from apache_beam.runners.worker.bundle_processor import DataOutputOperation
+from apache_beam.runners.worker.data_plane import ClosableOutputStream
+from apache_beam.runners.worker.statesampler import StateSampler
+from apache_beam.utils.counters import CounterFactory
 
-from pipeline.engine import local_engine
+from pipeline.engine import local_engine, release_output_streams
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -123,3 +129,20 @@ def test_the_direct_runner_runs_the_job_offline_without_offering_it_to_prism(tmp
 def test_local_engine_is_the_direct_runners_fallback_and_leaves_other_runners_to_beam(flags, pubsub, engine):
     chosen = local_engine(PipelineOptions(flags), pubsub=pubsub)
     assert chosen is None if engine is None else isinstance(chosen, engine)
+
+
+def test_a_reset_data_output_lets_go_of_its_finished_stream():
+    counter_factory = CounterFactory()
+    output = DataOutputOperation(
+        NameContext("out", "out"), "out", {}, counter_factory, StateSampler("test", counter_factory),
+        coders.WindowedValueCoder(coders.BytesCoder()), "out", lambda _: None,
+    )
+    local_engine(PipelineOptions([]))
+    installed = DataOutputOperation.reset
+    release_output_streams()
+    assert DataOutputOperation.reset is installed  # installed once, never wrapped twice
+    stream = ClosableOutputStream()
+    stream.write(b"x" * (1 << 20))
+    output.set_output_stream(stream)
+    output.reset()
+    assert output.output_stream is None
