@@ -60,7 +60,9 @@ class _WriteSortedRuns(beam.DoFn):
     def process(self, element):
         key, line = element
         shard = xxhash.xxh3_64_intdigest(key.encode()) % self.num_shards
-        self.pending.setdefault(shard, []).append((key, line))
+        # A right-sized copy: orjson (>= 3.12) returns its bytes in a buffer ~10x their length and
+        # never shrinks it, so lines held here straight from orjson.dumps would take ~10x run_bytes.
+        self.pending.setdefault(shard, []).append((key, bytes(memoryview(line))))
         self.pending_bytes += len(key) + len(line)
         if self.pending_bytes >= self.run_bytes:
             yield from self._flush()
