@@ -12,19 +12,21 @@ import subprocess
 import sys
 import time
 
+import apache_beam as beam
 import pytest
 from apache_beam import coders
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
+from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.runners.common import NameContext
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
 from apache_beam.runners.worker.data_plane import ClosableOutputStream
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.utils.counters import CounterFactory
 
-from pipeline.engine import local_engine, release_output_streams
+from pipeline.engine import GroupingFnApiRunner, local_engine, release_output_streams
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -146,3 +148,34 @@ def test_a_reset_data_output_lets_go_of_its_finished_stream():
     output.set_output_stream(stream)
     output.reset()
     assert output.output_stream is None
+
+
+def _joins(p):
+    names = p | "Names" >> beam.Create([(1, "a"), (2, "b"), (3, "c")])
+    ages = p | "Ages" >> beam.Create([(1, 30), (1, 31), (3, 50)])
+    joined = (
+        {"name": names, "age": ages}
+        | beam.CoGroupByKey()
+        | "Sorted" >> beam.MapTuple(lambda k, v: (k, sorted(v["name"]), sorted(v["age"])))
+    )
+    assert_that(joined, equal_to([(1, ["a"], [30, 31]), (2, ["b"], []), (3, ["c"], [50])]), label="Joined")
+    # A Flatten whose output is not grouped stays a stage of its own.
+    keys = (names | "NameKeys" >> beam.Keys(), ages | "AgeKeys" >> beam.Keys()) | "AllKeys" >> beam.Flatten()
+    assert_that(keys | "Double" >> beam.Map(lambda k: 2 * k), equal_to([2, 4, 6, 2, 2, 6]), label="Flat")
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_a_flatten_feeding_a_grouping_is_written_straight_into_it(mode):
+    options = PipelineOptions([f"--direct_running_mode={mode}", "--direct_num_workers=2"])
+    p = beam.Pipeline(runner=local_engine(options), options=options)
+    _joins(p)
+    _, stages = p.runner.create_stages(p.to_runner_api())
+    _, beams_stages = FnApiRunner().create_stages(p.to_runner_api())
+    def flatten_reads(stages):
+        return {name for s in stages for name in ("CoGroupByKeyImpl/Flatten/Read", "AllKeys/Read") if name in s.name}
+
+    assert flatten_reads(beams_stages) == {"CoGroupByKeyImpl/Flatten/Read", "AllKeys/Read"}
+    assert flatten_reads(stages) == {"AllKeys/Read"}
+    assert len(stages) < len(beams_stages)
+    assert isinstance(p.runner, GroupingFnApiRunner)
+    p.run().wait_until_finish()  # the assertions above run in the pipeline
