@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dedup.text import clean_headline, normalize
+from dedup.text import clean_headline, normalize, word_count
 from schemas.records import SOURCE_TYPES, WireStory, pickled_by_fields
 
 DEFAULT_POLICY = ("source_type", "earliest", "completeness")
@@ -33,7 +33,7 @@ class Member:
     def __post_init__(self):
         if self.body_chars < 0:
             object.__setattr__(self, "body_chars", len(self.story.body))
-            object.__setattr__(self, "body_words", len(self.story.body.split()))
+            object.__setattr__(self, "body_words", word_count(self.story.body))
 
 
 def _completeness(member: Member) -> tuple:

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.text import _WORD, clean_body, clean_headline, normalize, word_tokens, words
+from dedup.text import _WORD, clean_body, clean_headline, normalize, word_count, word_tokens, words
 
 
 def test_strips_wire_dateline_with_agency():
@@ -60,6 +60,12 @@ _ASCII_TEXT = st.lists(st.sampled_from(list(" \t\n._-'\"!?,;:()$%&/\x00\x7faZz09
 def test_word_tokens_equal_the_word_regex(text):
     # The ASCII fast path must give exactly the regex's tokens; other text takes the regex itself.
     assert word_tokens(text) == _WORD.findall(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00ab.")), max_size=40).map("".join), st.text()))
+def test_word_count_is_the_length_of_a_whitespace_split(text):
+    assert word_count(text) == len(text.split())
 
 
 def test_word_tokens_keep_dots_only_between_word_characters():
