@@ -58,7 +58,7 @@ def group_stories(p: beam.Pipeline, options: DedupOptions):
     )
     variant_groups = variant_clusters["labels"]
 
-    story_nodes = sketches.terms | "StoryNodes" >> StoryNodes(sketches.sizes, variant_groups, config)
+    story_nodes = sketches.terms | "StoryNodes" >> StoryNodes(variant_groups, config)
     bands, rows = band_params(options.story_lsh_threshold, options.num_perm)
     scored = story_nodes | "StoryCandidates" >> ScoredNeighbours(
         "story", bands, rows, horizon_s, options.max_bucket_size, cosines, options.story_edge_threshold,
