@@ -17,7 +17,8 @@ the table reports the median time. Measured here:
   text-dedup's MinHash script (`--num_proc 2`, offline). Both do one near-duplicate tier and no merge.
 Also: `--scale 10000,100000` times our pipeline at each size (the cost curve; `--scale_constant_rate`
 adds the same sizes at a constant feed rate, their event-time span growing with the size) and `--profile`
-writes where the in-memory pipeline's time goes (cProfile, by package). `--compare_at 100000` runs our
+writes where the in-memory pipeline's time goes (cProfile, by package), `--memory_profile 100000` where its
+memory goes (`benchmarks.memory`: peak RSS by stage, data held between stages). `--compare_at 100000` runs our
 pipeline (both modes), text-dedup and datatrove again on corpora of those sizes, where fixed costs weigh
 less; the ratios there use the faster of our two modes.
 """
@@ -317,6 +318,14 @@ def profile(stories: int, top: int = 12) -> dict:
             "top": functions[:top]}
 
 
+def memory_profile(stories: int) -> dict:
+    """`benchmarks.memory` on a generated corpus, in its own process (so that RSS is the pipeline's alone)."""
+    corpus = _corpus(stories)
+    output = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--corpus", str(corpus), "--json"],
+                            cwd=REPO, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    return json.loads(output.decode().strip().splitlines()[-1])
+
+
 def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = (), compared: dict | None = None) -> list[str]:
     def rate(kind):
         return results.get(kind, {}).get("stories_per_s")
@@ -364,9 +373,17 @@ def _targets(results: dict, curve: list[dict], rate_curve: list[dict] = (), comp
                      f"{check(million['seconds'] < 900 and million['peak_rss_mib'] < 8192)}.")
     elif by_size:
         largest = max(by_size)
-        projected = by_size[largest]["seconds"] * 1_000_000 / largest / 60
-        lines.append(f"- 1,000,000 stories in < 15 min: not run (at {by_size[largest]['stories_per_s']:,.0f} "
-                     f"stories/s it would take ~{projected:.0f} min) — **missed**.")
+        minutes = by_size[largest]["seconds"] * 1_000_000 / largest / 60
+        line = (f"- 1,000,000 stories in < 15 min with < 8 GiB: not run (at {by_size[largest]['stories_per_s']:,.0f} "
+                f"stories/s it would take ~{minutes:.0f} min")
+        if len(by_size) >= 2:
+            small = min(by_size)
+            slope = (by_size[largest]["peak_rss_mib"] - by_size[small]["peak_rss_mib"]) / (largest - small)
+            gib = (by_size[largest]["peak_rss_mib"] + slope * (1_000_000 - largest)) / 1024
+            line += (f"; peak RSS grows by {slope * 1024:,.1f} KiB per story from {small:,} to {largest:,} stories, "
+                     f"so ~{gib:,.0f} GiB")
+            minutes = max(minutes, 15 * gib / 8)  # either bar missed is a miss
+        lines.append(line + f") — {check(minutes < 15)}.")
     return lines
 
 
@@ -381,7 +398,8 @@ def _curve_table(title: str, curve: list[dict]) -> list[str]:
 
 
 def markdown(results: dict, stories: int, repeats: int, command: str, curve: list[dict] = (),
-             profiled: dict | None = None, rate_curve: list[dict] = (), compared: dict | None = None) -> str:
+             profiled: dict | None = None, rate_curve: list[dict] = (), compared: dict | None = None,
+             memory: dict | None = None) -> str:
     base = results.get("datasketch_loop", {}).get("seconds")
     lines = [
         "# Benchmarks",
@@ -416,6 +434,10 @@ def markdown(results: dict, stories: int, repeats: int, command: str, curve: lis
         lines += [f"| {name} | {secs:.1f} | {secs / total:.0%} |" for name, secs in profiled["by_package"].items()]
         lines += ["", "Top functions by own time:", "", "| seconds | function | package |", "|---:|---|---|"]
         lines += [f"| {secs:.2f} | `{name}` | {package} |" for secs, name, package in profiled["top"]]
+    if memory:
+        from benchmarks.memory import markdown_lines
+
+        lines += markdown_lines(memory)
     return "\n".join(lines) + "\n"
 
 
@@ -434,6 +456,8 @@ def main(argv=None) -> int:
                         help="comma-separated larger corpus sizes at which to run our pipeline and both peers again")
     parser.add_argument("--compare_repeats", type=int, default=1, help="runs per tool and size of --compare_at")
     parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown of the in-memory pipeline")
+    parser.add_argument("--memory_profile", type=int, default=0, metavar="STORIES",
+                        help="add where the in-memory pipeline's memory goes on a corpus this size (benchmarks.memory)")
     parser.add_argument("--peers_dir", default=str(PEERS_DIR), help="virtualenvs of the peer tools (default: .peers)")
     parser.add_argument("--setup_peers", action="store_true", help="create/update the peer virtualenvs, then exit")
     parser.add_argument("--measure", choices=sorted(KINDS), help=argparse.SUPPRESS)
@@ -453,8 +477,9 @@ def main(argv=None) -> int:
     compare_sizes = [int(n) for n in args.compare_at.split(",") if n]
     compared = compare_at(compare_sizes, args.compare_repeats, peers_dir) if compare_sizes else None
     profiled = profile(args.stories) if args.profile else None
+    memory = memory_profile(args.memory_profile) if args.memory_profile else None
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve, compared)
+    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve, compared, memory)
     if args.markdown:
         _write_section(pathlib.Path(args.markdown), text)
     print(text)

@@ -42,7 +42,7 @@ def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("old table\n\n## Streaming\n\nkept\n")
     args = ["--stories", "40", "--repeats", "1", "--scale", "30,60", "--scale_repeats", "1", "--scale_constant_rate",
-            "--profile", "--compare_at", "30", "--peers_dir", str(tmp_path / "no-peers"), "--markdown", str(out)]
+            "--profile", "--memory_profile", "60", "--compare_at", "30", "--peers_dir", str(tmp_path / "no-peers"), "--markdown", str(out)]
     assert main(args + [arg for kind in OURS for arg in ("--only", kind)]) == 0
     text = out.read_text()
     for kind in OURS:
@@ -52,6 +52,8 @@ def test_benchmark_script_runs_every_measurement_on_a_tiny_corpus(tmp_path):
     assert "constant feed rate" in text and text.count("time(60)/time(30)") == 2
     assert text.count("one run per size") == 2
     assert "MinHash stage >= 5x" in text and "apache_beam" in text and "ours: " in text
+    assert "1,000,000 stories in < 15 min with < 8 GiB: not run" in text and "KiB per story from 30 to 60" in text
+    assert "Where the memory goes (in-memory pipeline, 60 stories" in text
     # The larger-corpus comparison runs ours in both modes and lists the peers it could not run.
     assert "Side by side on larger corpora" in text and text.count("not installed (--setup_peers)") == len(PEERS)
     assert all(f"| 30 | {KINDS[kind]} |" in text for kind in ("pipeline", "pipeline_mp"))
@@ -120,3 +122,26 @@ def test_peak_rss_is_the_measured_process_own_not_its_parents(tmp_path):
     parent[:: 4096] = b"\x01" * len(parent[:: 4096])
     result = _in_subprocess("ours_minhash", corpus)
     assert 0 < result["peak_rss_mib"] < 600
+
+
+def test_memory_profile_names_the_data_the_runner_holds_between_stages(tmp_path):
+    from apache_beam.runners.portability.fn_api_runner import execution, fn_runner
+
+    from benchmarks.memory import profile_memory, readable
+
+    assert readable("((((StoryNodes/AttachGroup/CoGroup/CoGroupByKeyImpl/GroupByKey/Read)+(ref_AppliedPTransform_"
+                    "StoryNodes-AttachGroup-CoGroup-CoGroupByKeyImpl-MapTuple-collect_values_140))") == \
+        "StoryNodes/AttachGroup/CoGroup"
+    assert readable("((ref_PCollection_PCollection_122/Read)+(ref_AppliedPTransform_StoryNodes-StoryNode_169))") == \
+        "StoryNodes/StoryNode"
+    originals = (execution.ListBuffer.append, execution.GroupingBuffer.append, fn_runner.FnApiRunner._execute_bundle)
+    result = profile_memory(write(generate(80, seed=2), tmp_path / "c.jsonl"))
+    assert (execution.ListBuffer.append, execution.GroupingBuffer.append,
+            fn_runner.FnApiRunner._execute_bundle) == originals  # the runner is left as it was
+    assert result["stories"] == 80 and result["peak_rss_mib"] >= result["baseline_rss_mib"] > 0
+    assert len(result["stages"]) > 20 and not any("ref_" in s["stage"] for s in result["stages"])
+    held = dict(result["largest_held"])
+    # Story terms wait in the shuffle that attaches variant groups; shingle sets in the one that verifies pairs.
+    assert held["shuffle into `StoryNodes/AttachGroup/CoGroup`"] > 80 * 100
+    assert held["shuffle into `VerifyVariants/AttachNodes/ByKey`"] > 80 * 100
+    assert result["held_at_peak_total"] >= sum(size for _, size in result["held_at_peak"]) > 0
