@@ -23,9 +23,18 @@ one buffer, and a stage reads that buffer back, decoding every element, to write
 re-encodes everything the join carries: ~11 % of a 100,000-story run, and one more copy of the
 join's inputs held at once. `GroupingFnApiRunner` has the Flatten's inputs write straight into the
 grouping (`write_flattens_into_groupings`), which is what a Flatten is on a distributed runner.
+
+A batch stage ends by freeing most of what it allocated (its decoded input, the grouped copy of
+it), but glibc keeps freed memory in its heaps for reuse, and the next stage's allocations,
+of other sizes, reuse it only in part: each stage's leftovers add to the peak. For a batch run
+the engine hands free heap pages back to the system after every stage (`malloc_trim`; glibc
+only, elsewhere nothing): peak RSS 2.89 -> 2.20 GiB at 100,000 generated stories, 0.72-0.78 ->
+0.58-0.62 GiB at 20,000, for 71 calls costing 0.17 s in all. A streaming run executes many small
+bundles and its memory is bounded by its state, so it is left alone.
 """
 from __future__ import annotations
 
+import ctypes
 from collections import defaultdict
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -46,13 +55,15 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
 
         return BundleBasedDirectRunner()
     release_output_streams()
+    streaming = options.view_as(StandardOptions).streaming
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
     # The options reach the SDK workers as the DirectRunner hands them over.
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     return GroupingFnApiRunner(
-        provision_info=fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+        provision_info=fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)),
+        release_free_memory=None if streaming else free_heap_pages(),
     )
 
 
@@ -74,8 +85,30 @@ def release_output_streams() -> None:
     DataOutputOperation.reset = reset_and_release
 
 
+def free_heap_pages():
+    """glibc's `malloc_trim(0)` (hands every free heap page back to the system), or None without glibc."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
 class GroupingFnApiRunner(fn_runner.FnApiRunner):
-    """The FnApiRunner, with Flattens that feed only a grouping written straight into it."""
+    """The FnApiRunner, with Flattens that feed only a grouping written straight into it, and
+    `release_free_memory` (if given) called after every bundle it executes."""
+
+    def __init__(self, *args, release_free_memory=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release_free_memory = release_free_memory
+
+    def _execute_bundle(self, *args, **kwargs):
+        try:
+            return super()._execute_bundle(*args, **kwargs)
+        finally:
+            if self.release_free_memory is not None:
+                self.release_free_memory()
 
     def create_stages(self, pipeline_proto):
         context, stages = super().create_stages(pipeline_proto)

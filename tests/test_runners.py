@@ -26,7 +26,7 @@ from apache_beam.runners.worker.data_plane import ClosableOutputStream
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.utils.counters import CounterFactory
 
-from pipeline.engine import GroupingFnApiRunner, local_engine, release_output_streams
+from pipeline.engine import GroupingFnApiRunner, free_heap_pages, local_engine, release_output_streams
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -179,3 +179,16 @@ def test_a_flatten_feeding_a_grouping_is_written_straight_into_it(mode):
     assert len(stages) < len(beams_stages)
     assert isinstance(p.runner, GroupingFnApiRunner)
     p.run().wait_until_finish()  # the assertions above run in the pipeline
+
+
+def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_one_does_not():
+    release = free_heap_pages()
+    assert release is not None and release() in (0, 1)  # glibc: 1 when pages were handed back
+    assert local_engine(PipelineOptions([])).release_free_memory is not None
+    assert local_engine(PipelineOptions(["--streaming"])).release_free_memory is None
+    calls = []
+    p = beam.Pipeline(runner=GroupingFnApiRunner(release_free_memory=lambda: calls.append(1)))
+    _joins(p)
+    _, stages = p.runner.create_stages(p.to_runner_api())
+    p.run().wait_until_finish()
+    assert len(calls) >= len(stages)  # every stage's bundle, and any bundle a stage reruns
