@@ -17,6 +17,15 @@ buffers are dead weight: 998 -> 659 MiB peak RSS at 20,000 generated stories. Ea
 a new stream for every output before it starts, so the engine drops the old one when the
 processor is reset (`release_output_streams`).
 
+The runner also hands each stage its input as one piece. A grouping buffer encodes all its groups
+into a single stream and only then frees the decoded table, and the runner copies every input
+stream it sends into one message before the bundle starts: at the peak stage of a 100,000-story run
+that is the shuffle's data held three and four times over, in allocations of hundreds of MiB. The
+engine has groupings encode (and drop) their groups a few MiB at a time and sends every stage's
+input as messages of about 10 MiB, each holding whole elements, as a runner on a cluster streams
+it (`send_stage_input_in_chunks`): peak RSS 2.33-2.46 -> 1.77-1.80 GiB at 100,000 generated stories,
+with no loss of speed and the same output.
+
 Every multi-input Flatten is also a stage of its own on the FnApiRunner: its inputs are written to
 one buffer, and a stage reads that buffer back, decoding every element, to write it on. In a
 `CoGroupByKey` (each of our joins) the next write is the grouping, so that stage only decodes and
@@ -37,11 +46,12 @@ bundles and its memory is bounded by its state, so it is left alone.
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 from collections import defaultdict
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.runners.portability.fn_api_runner import fn_runner, translations
+from apache_beam.runners.portability.fn_api_runner import execution, fn_runner, translations
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
 
@@ -58,6 +68,7 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
 
         return BundleBasedDirectRunner()
     release_output_streams()
+    send_stage_input_in_chunks()
     streaming = options.view_as(StandardOptions).streaming
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
@@ -86,6 +97,49 @@ def release_output_streams() -> None:
 
     reset_and_release.releases_output_stream = True
     DataOutputOperation.reset = reset_and_release
+
+
+CHUNK_BYTES = 8 << 20  # a grouping's output pieces; the data channel flushes at 10 MiB
+
+
+def send_stage_input_in_chunks() -> None:
+    """Make grouping buffers encode their groups in pieces of about `CHUNK_BYTES`, dropping each group
+    once encoded, and the runner send each input piece on as soon as the data channel's buffer is
+    full (idempotent; this process only: the runner side of both local modes).
+
+    A piece is a slice of the groups, encoded by the buffer's own `partition` (so windowing and
+    panes are Beam's), and every piece holds whole elements, which is all the worker's data
+    reads need: a message of the data plane may end after any element.
+    """
+    partition = execution.GroupingBuffer.partition
+    if getattr(partition, "in_chunks", False):
+        return
+
+    def partition_in_chunks(self, n: int) -> list[list[bytes]]:
+        if self._grouped_output or not self._table:
+            return partition(self, n)
+        table, keys, pieces = self._table, list(self._table), [[] for _ in range(n)]
+        piece, start, size = copy.copy(self), 0, 64  # keys per piece, adapted to their encoded size
+        while start < len(keys):
+            piece._table, piece._grouped_output = {key: table.pop(key) for key in keys[start:start + size]}, None
+            encoded = partition(piece, n)
+            for part, blobs in zip(pieces, encoded):
+                part.extend(blob for blob in blobs if blob)
+            start += size
+            size = max(1, n * CHUNK_BYTES * size // max(1, sum(len(b) for blobs in encoded for b in blobs)))
+        self._grouped_output = [part or [b""] for part in pieces]
+        return self._grouped_output
+
+    def send_input_in_pieces(self, process_bundle_id: str, read_transform_id: str, byte_streams) -> None:
+        data_out = self._worker_handler.data_conn.output_stream(process_bundle_id, read_transform_id)
+        for byte_stream in byte_streams or []:
+            data_out.write(byte_stream)
+            data_out.maybe_flush()  # between two byte streams: never inside an element
+        data_out.close()
+
+    partition_in_chunks.in_chunks = True
+    execution.GroupingBuffer.partition = partition_in_chunks
+    fn_runner.BundleManager._send_input_to_worker = send_input_in_pieces
 
 
 class _MallInfo2(ctypes.Structure):

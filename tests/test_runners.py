@@ -1,4 +1,4 @@
-"""The same pipeline on three runner set-ups gives byte-identical output (issue 8).
+"""The same pipeline on three runner set-ups gives byte-identical output (issue 8), and the local engine.
 
 (a) DirectRunner in memory, (b) DirectRunner multi_processing with 2 workers, and (c) PortableRunner
 submitting over gRPC to Beam's local job service, whose SDK workers are started by an external
@@ -11,22 +11,33 @@ import socket
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import apache_beam as beam
 import pytest
 from apache_beam import coders
+from apache_beam.coders.coder_impl import create_InputStream
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
-from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
-from apache_beam.runners.portability.prism_runner import PrismRunner
-from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.runners.common import NameContext
+from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+from apache_beam.runners.portability.fn_api_runner import execution
+from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, FnApiRunner
+from apache_beam.runners.portability.prism_runner import PrismRunner
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
-from apache_beam.runners.worker.data_plane import ClosableOutputStream
+from apache_beam.runners.worker.data_plane import ClosableOutputStream, InMemoryDataChannel
 from apache_beam.runners.worker.statesampler import StateSampler
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import core, window
 from apache_beam.utils.counters import CounterFactory
 
-from pipeline.engine import GroupingFnApiRunner, free_heap_pages, local_engine, release_output_streams
+from pipeline.engine import (
+    CHUNK_BYTES,
+    GroupingFnApiRunner,
+    free_heap_pages,
+    local_engine,
+    release_output_streams,
+    send_stage_input_in_chunks,
+)
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -179,6 +190,73 @@ def test_a_flatten_feeding_a_grouping_is_written_straight_into_it(mode):
     assert len(stages) < len(beams_stages)
     assert isinstance(p.runner, GroupingFnApiRunner)
     p.run().wait_until_finish()  # the assertions above run in the pipeline
+
+
+def _grouping_buffer(groups: dict[bytes, list[bytes]]):
+    kv = coders.TupleCoder([coders.BytesCoder(), coders.BytesCoder()])
+    grouped = coders.TupleCoder([coders.BytesCoder(), coders.IterableCoder(coders.BytesCoder())])
+    buffer = execution.GroupingBuffer(
+        coders.WindowedValueCoder(kv), coders.WindowedValueCoder(grouped), core.Windowing(window.GlobalWindows())
+    )
+    stream = coders.WindowedValueCoder(kv).get_impl()
+    for key, values in groups.items():
+        buffer.append(b"".join(stream.encode_nested(window.GlobalWindows.windowed_value((key, v))) for v in values))
+    return buffer
+
+
+def _decoded(pieces: list[bytes]) -> dict[bytes, list[bytes]]:
+    impl = coders.WindowedValueCoder(
+        coders.TupleCoder([coders.BytesCoder(), coders.IterableCoder(coders.BytesCoder())])
+    ).get_impl()
+    groups = {}
+    for piece in pieces:
+        stream = create_InputStream(piece)
+        while stream.size() > 0:
+            key, values = impl.decode_from_stream(stream, True).value
+            assert key not in groups  # a group is never split between pieces
+            groups[key] = list(values)
+    return groups
+
+
+def test_a_grouping_is_encoded_in_pieces_of_whole_groups_and_lets_go_of_each_once_encoded():
+    groups = {b"k%05d" % i: [bytes([i % 251]) * 1000, b"x" * (i % 7)] for i in range(3 * CHUNK_BYTES // 1000)}
+    local_engine(PipelineOptions([]))
+    installed = execution.GroupingBuffer.partition
+    send_stage_input_in_chunks()
+    assert execution.GroupingBuffer.partition is installed  # installed once, never wrapped twice
+    buffer = _grouping_buffer(groups)
+    parts = buffer.partition(2)
+    assert not buffer._table  # every group dropped once encoded
+    assert all(2 <= len(part) <= 4 for part in parts)  # ~1.5 * CHUNK_BYTES each, in pieces of about CHUNK_BYTES
+    assert all(len(piece) <= 2 * CHUNK_BYTES for part in parts for piece in part)
+    assert _decoded([piece for part in parts for piece in part]) == groups
+    assert buffer.partition(2) is parts  # partitioned once, as Beam's
+    assert _decoded(list(_grouping_buffer({}))) == {} and len(_grouping_buffer({}).partition(3)) == 3
+
+
+def test_a_stage_input_goes_to_the_worker_in_messages_of_whole_byte_streams():
+    local_engine(PipelineOptions([]))
+    channel = InMemoryDataChannel()
+    manager = SimpleNamespace(_worker_handler=SimpleNamespace(data_conn=channel))
+    streams = [b"a" * (6 << 20), b"b" * (6 << 20), b"c", b"d" * (12 << 20)]
+    BundleManager._send_input_to_worker(manager, "bundle", "read", streams)
+    sent = [message.data for message in channel.inverse()._inputs]
+    assert sent == [streams[0] + streams[1], streams[2] + streams[3], b""]  # flushed past 10 MiB; then the end
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_a_stage_input_larger_than_a_data_message_reaches_the_worker_whole(mode):
+    options = PipelineOptions([f"--direct_running_mode={mode}", "--direct_num_workers=2"])
+    p = beam.Pipeline(runner=local_engine(options), options=options)
+    sizes = (
+        p
+        | beam.Create(range(4000))
+        | beam.Map(lambda i: (i % 1000, bytes(8000)))  # 32 MB into one grouping: pieces of both kinds
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda key, values: (key, sum(len(v) for v in values)))
+    )
+    assert_that(sizes, equal_to([(key, 32000) for key in range(1000)]))
+    p.run().wait_until_finish()
 
 
 def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_one_does_not():
