@@ -9,6 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from dedup.cluster import neighbour_profile
+from dedup.keyfilter import key_filter
 from dedup.lsh import (
     BUCKET_ANCHORS,
     band_hashes,
@@ -22,7 +23,7 @@ from dedup.story import StoryVector, cosine, cosines
 from pipeline.options import DedupOptions, story_band_shards
 from schemas.records import Edge, TierNode
 from transforms.candidates import BAND_SHARDS, CandidatePairs, ScoredNeighbours
-from transforms.joins import MATCHED, AttachToPairs
+from transforms.joins import MATCHED, AttachToPairs, _maybe_ends
 from transforms.verify import VerifyPairs
 
 HOUR = 3600.0
@@ -275,3 +276,11 @@ def test_attach_to_pairs_brings_both_values_and_drops_pairs_missing_one():
         assert_that(
             joined[MATCHED], equal_to([("a", 1), ("b", 2), ("c", 3), ("e", 5)]), label="CheckMatched"
         )
+
+
+def test_a_value_whose_key_ends_no_pair_is_dropped_before_the_join_shuffle():
+    ends = [f"end{i}" for i in range(100)]
+    values = [(key, key.upper()) for key in ends] + [(f"other{i}", "x") for i in range(10_000)]
+    kept = list(_maybe_ends(values, key_filter(ends)))
+    assert [kv for kv in kept if kv[0].startswith("end")] == [(key, key.upper()) for key in ends]
+    assert len(kept) < 100 + 10  # the rest dropped, bar the filter's rare false positives

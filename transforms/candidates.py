@@ -14,10 +14,10 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
-import xxhash
 from apache_beam.metrics import Metrics
 
 from dedup.cluster import neighbour_profile
+from dedup.keyfilter import key_hashes
 from dedup.lsh import band_keys, bucket_pairs, bucket_runs, time_buckets
 from dedup.minhash import estimate_jaccard
 from schemas.records import Edge
@@ -180,11 +180,6 @@ def _rounded_below(scores: np.ndarray, threshold: float) -> np.ndarray:
     return below
 
 
-def _key_hashes(keys: list) -> np.ndarray:
-    """Stable 64-bit hashes of keys (Python's `hash` of a str differs between worker processes)."""
-    return np.fromiter((xxhash.xxh3_64_intdigest(repr(key).encode()) for key in keys), dtype=np.uint64, count=len(keys))
-
-
 class _ScoreShard(_Buckets):
     """One shard's buckets -> for each node with candidates there: (key, (others, similarities, bands,
     rejected)).
@@ -209,7 +204,7 @@ class _ScoreShard(_Buckets):
             return
         scores = self.similarities([self.unpack(p) for p in payloads], left, right)
         rejected = _rounded_below(scores, self.threshold)
-        rejected_larger, rejected_node = _key_hashes(keys)[right[rejected]], left[rejected]  # at the smaller key
+        rejected_larger, rejected_node = key_hashes(keys)[right[rejected]], left[rejected]  # at the smaller key
         # Every (node, candidate) entry, each node's best first. Two sorts (1.7x a lexsort): equal scores
         # may come in any order, which nothing downstream depends on (profiles break ties by key).
         pair = np.tile(np.arange(len(left)), 2)
