@@ -46,14 +46,16 @@ bundles and its memory is bounded by its state, so it is left alone.
 """
 from __future__ import annotations
 
-import copy
 import ctypes
 from collections import defaultdict
 
+from apache_beam.coders.coder_impl import create_OutputStream
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import execution, fn_runner, translations
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
+from apache_beam.transforms.window import GlobalWindow, GlobalWindows
+from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
 
 _DIRECT_NAMES = {"direct", "directrunner", "apache_beam.runners.direct.direct_runner.directrunner"}
 
@@ -107,28 +109,34 @@ def send_stage_input_in_chunks() -> None:
     once encoded, and the runner send each input piece on as soon as the data channel's buffer is
     full (idempotent; this process only: the runner side of both local modes).
 
-    A piece is a slice of the groups, encoded by the buffer's own `partition` (so windowing and
-    panes are Beam's), and every piece holds whole elements, which is all the worker's data
-    reads need: a message of the data plane may end after any element.
+    Every piece holds whole elements, which is all the worker's data reads need: a message of the
+    data plane may end after any element. A grouping in other than the global window keeps Beam's
+    `partition`, which hands each key to its trigger driver.
     """
     partition = execution.GroupingBuffer.partition
     if getattr(partition, "in_chunks", False):
         return
+    only_pane = PaneInfo(is_first=True, is_last=True, timing=PaneInfoTiming.ON_TIME, index=0, nonspeculative_index=0)
 
     def partition_in_chunks(self, n: int) -> list[list[bytes]]:
-        if self._grouped_output or not self._table:
+        if self._grouped_output or not self._table or not self._windowing.is_default():
             return partition(self, n)
-        table, keys, pieces = self._table, list(self._table), [[] for _ in range(n)]
-        piece, start, size = copy.copy(self), 0, 64  # keys per piece, adapted to their encoded size
-        while start < len(keys):
-            piece._table, piece._grouped_output = {key: table.pop(key) for key in keys[start:start + size]}, None
-            encoded = partition(piece, n)
-            for part, blobs in zip(pieces, encoded):
-                part.extend(blob for blob in blobs if blob)
-            start += size
-            size = max(1, n * CHUNK_BYTES * size // max(1, sum(len(b) for blobs in encoded for b in blobs)))
-        self._grouped_output = [part or [b""] for part in pieces]
-        return self._grouped_output
+        in_window = GlobalWindows.windowed_value(
+            None, timestamp=GlobalWindow().max_timestamp(), pane_info=only_pane
+        ).with_value
+        encode, decode_key = self._post_grouped_coder.get_impl().encode_to_stream, self._key_coder.get_impl().decode
+        table, pieces, streams = self._table, [[] for _ in range(n)], [create_OutputStream() for _ in range(n)]
+        for index, key in enumerate(list(table)):
+            part = index % n
+            encode(in_window((decode_key(key), table.pop(key))), streams[part], True)
+            if streams[part].size() >= CHUNK_BYTES:
+                pieces[part].append(streams[part].get())
+                streams[part] = create_OutputStream()
+        for part, stream in enumerate(streams):
+            if stream.size() or not pieces[part]:
+                pieces[part].append(stream.get())
+        self._grouped_output = pieces
+        return pieces
 
     def send_input_in_pieces(self, process_bundle_id: str, read_transform_id: str, byte_streams) -> None:
         data_out = self._worker_handler.data_conn.output_stream(process_bundle_id, read_transform_id)
