@@ -2,13 +2,14 @@
 
     .venv/bin/python -m benchmarks.memory --stories 100000
 
-The FnApiRunner keeps every PCollection that crosses a stage boundary in its own memory, encoded,
-from the end of the stage that writes it until the stage that reads it has run: a shuffle's
-grouping buffer, or the materialised output of a stage that several others read. This runs the
-pipeline in memory (in this process) and records, for every stage, the peak RSS while it ran and
-the buffers held at its start, named by what wrote them and sized by the bytes written into them.
-The held bytes grow with the corpus; what RSS adds beyond them is the runner's and the
-allocator's working memory. It reads FnApiRunner internals (checked by tests/test_benchmarks.py),
+The FnApiRunner keeps every PCollection that crosses a stage boundary, encoded, from the end of
+the stage that writes it until the stage that reads it has run: a shuffle's grouping buffer, or
+the materialised output of a stage that several others read. Our engine keeps them in temporary
+files (`pipeline.spill`), Beam's own in memory. This runs the pipeline in memory mode (in this
+process) and records, for every stage, the peak RSS while it ran and the buffers held at its
+start, named by what wrote them and sized by the bytes written into them. The held bytes grow with
+the corpus; what RSS holds is the running stage's working memory: its input, decoded, and what
+the allocator keeps. It reads FnApiRunner internals (checked by tests/test_benchmarks.py),
 so it is a diagnostic, never part of a run.
 """
 from __future__ import annotations
@@ -23,7 +24,10 @@ import tempfile
 import threading
 import time
 
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import execution, fn_runner
+
+from pipeline.engine import local_engine
 
 _PAGE = 4096
 
@@ -109,6 +113,8 @@ def _counting(method, size):
 @contextlib.contextmanager
 def _recording():
     """Patch the runner's buffers and bundle execution to report to a `_Recorder` (restored on exit)."""
+    # The engine's own patches first, so that the recording wraps them and its exit leaves them in place.
+    local_engine(PipelineOptions([]))
     recorder = _Recorder()
     patched = {
         (execution.ListBuffer, "append"): _counting(execution.ListBuffer.append, len),
@@ -192,9 +198,10 @@ def markdown_lines(result: dict) -> list[str]:
         f"Peak RSS {result['peak_rss_mib']:,.0f} MiB: {result['baseline_rss_mib']:,.0f} MiB before the run "
         f"(interpreter, Beam, numpy) and {per_story:,.1f} KiB per story above it. RSS peaked while "
         f"`{result['peak_stage']}` ran ({result['peak_stage_rss_mib']:,.0f} MiB sampled), with "
-        f"{result['held_at_peak_total'] / mib:,.0f} MiB of data (encoded) held by the runner between stages: "
-        f"{held_share:.0%} of that stage's RSS above the baseline. The rest is the running stage's working "
-        "memory (its input decoded, its outputs being written) and what the allocator keeps.", "",
+        f"{result['held_at_peak_total'] / mib:,.0f} MiB of data (encoded) held by the runner between stages, "
+        f"in spill files (`pipeline.spill`), the size of {held_share:.0%} of that stage's RSS above the baseline. "
+        "That RSS is the running stage's working memory (its input decoded, its outputs being written) and "
+        "what the allocator keeps.", "",
         "| held while the peak stage ran | MiB | bytes per story |", "|---|---:|---:|",
     ]
     lines += rows(result["held_at_peak"])

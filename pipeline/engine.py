@@ -33,6 +33,12 @@ re-encodes everything the join carries: ~11 % of a 100,000-story run, and one mo
 join's inputs held at once. `GroupingFnApiRunner` has the Flatten's inputs write straight into the
 grouping (`write_flattens_into_groupings`), which is what a Flatten is on a distributed runner.
 
+Even in pieces, all of that is held in memory: every shuffle and every materialised PCollection
+from the stage that writes it until the one that reads it, and in memory mode each stage's whole
+input and output queued in the data channel, ~15 KiB a story in all. For a batch run the engine
+keeps those bytes in temporary files instead once the process's resident memory reaches
+`--spill_above_mib` (`pipeline.spill.spill_to_disk`).
+
 A batch stage ends by freeing most of what it allocated (its decoded input, the grouped copy of
 it), but glibc keeps freed memory in its heaps for reuse, and the next stage's allocations,
 of other sizes, reuse it only in part: each stage's leftovers add to the peak. For a batch run
@@ -57,6 +63,9 @@ from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUT
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
 
+from pipeline.options import DedupOptions
+from pipeline.spill import spill_to_disk
+
 _DIRECT_NAMES = {"direct", "directrunner", "apache_beam.runners.direct.direct_runner.directrunner"}
 
 
@@ -72,6 +81,8 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
     release_output_streams()
     send_stage_input_in_chunks()
     streaming = options.view_as(StandardOptions).streaming
+    if not streaming:
+        spill_to_disk(options.view_as(DedupOptions).spill_above_mib)
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 

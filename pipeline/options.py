@@ -14,6 +14,8 @@ from schemas.records import SOURCE_TYPES
 from schemas.validate import DEFAULT_MAX_RECORD_BYTES
 from transforms.candidates import BAND_SHARDS
 
+SPILL_ABOVE_MIB = 1024
+
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
@@ -119,6 +121,11 @@ class DedupOptions(PipelineOptions):
         scale.add_argument("--cc_rounds", type=int, default=5,
                            help="Large-star/small-star rounds of connected components; leftovers "
                                 "are resolved and counted in the report. Default: %(default)s.")
+        scale.add_argument("--spill_above_mib", type=int, default=SPILL_ABOVE_MIB,
+                           help="Batch runs on the DirectRunner: once the process's resident memory reaches "
+                                "this many MiB, the data the runner holds between stages (shuffles, stage "
+                                "inputs and outputs) goes to temporary files in TMPDIR instead of memory. "
+                                "0: from the start; -1: never. Default: %(default)s.")
         scale.add_argument("--max_variants_per_story", type=int, default=1000,
                            help="Stories with more variants are flagged too_many_variants. "
                                 "Default: %(default)s.")

@@ -1,0 +1,153 @@
+"""The local engine's disk-backed data (`pipeline.spill`): what it keeps out of memory, and that every
+reader still gets exactly what was written."""
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam import coders
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.fn_api_runner import execution
+from apache_beam.runners.worker.data_plane import InMemoryDataChannel
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.engine import local_engine
+from pipeline.options import SPILL_ABOVE_MIB
+from pipeline.spill import Spilled, SpillFile, _threshold, spill_to_disk
+from tests.test_runners import _decoded, _grouping_buffer
+
+
+@pytest.fixture(autouse=True)
+def spill_everything():
+    """Every test here spills from the first byte, as a run past its --spill_above_mib does."""
+    local_engine(PipelineOptions(["--spill_above_mib=0"]))  # installs the engine's patches, then the spilling
+    yield
+    spill_to_disk(SPILL_ABOVE_MIB)
+
+
+def _open_size(spill: SpillFile) -> int:
+    return os.fstat(spill._fd).st_size
+
+
+def test_a_spill_file_gives_back_what_was_put_at_each_position_and_empties_on_clear():
+    spill = SpillFile()
+    pieces = [b"", b"a" * 10, bytes(range(256)) * 4000, b"z"]
+    positions = [spill.put(piece) for piece in pieces]
+    assert [spill.get(*at) for at in reversed(positions)] == pieces[::-1]
+    assert spill.size == _open_size(spill) == sum(map(len, pieces))
+    spill.clear()
+    assert spill.size == _open_size(spill) == 0
+    assert Spilled.put(spill, b"again").read() == b"again"
+
+
+def test_the_in_memory_channel_queues_positions_and_reads_the_bytes_back_in_order():
+    runner_side = InMemoryDataChannel()
+    worker_side = runner_side.inverse()
+    kept = Spilled.put(SpillFile(), b"kept elsewhere")
+    out = runner_side.output_stream("bundle", "read")
+    for piece in (b"a" * (6 << 20), b"b" * (6 << 20), b"c", kept, b"d"):
+        out.write(piece)
+        out.maybe_flush()
+    out.close()
+    other = runner_side.output_stream("next bundle", "read")
+    other.write(b"later")
+    other.close()
+    queued = worker_side._inputs
+    assert all(isinstance(message.data, Spilled) for message in queued)  # no bytes held in memory
+    assert queued[2].data is kept  # a spilled piece goes on as it is, after the bytes before it
+    files = worker_side.bundle_files
+    assert files["bundle"].size == 12 * (1 << 20) + 2 and files["next bundle"].size == 5  # a file per bundle
+    read = list(worker_side.input_elements("bundle", ["read"]))
+    assert [message.data for message in read] == [b"a" * (6 << 20) + b"b" * (6 << 20), b"c", b"kept elsewhere", b"d"]
+    assert {message.transform_id for message in read} == {"read"}
+    assert list(files) == ["next bundle"]  # read: the file goes once nothing holds a piece of it
+    assert [message.data for message in worker_side.input_elements("next bundle", ["read"])] == [b"later"]
+    assert worker_side._inputs == [] and not files
+
+
+def test_a_buffer_given_the_bytes_of_the_message_being_read_keeps_that_piece_instead_of_writing_them_again():
+    runner_side = InMemoryDataChannel()
+    out = runner_side.inverse().output_stream("bundle", "output")
+    out.write(b"same size 1")
+    out.flush()
+    out.write(b"same size 2")
+    out.close()
+    sent = [message.data for message in runner_side._inputs]
+    buffer = execution.ListBuffer(None)
+    for message in runner_side.input_elements("bundle", ["output"]):
+        buffer.append(message.data if message.data.endswith(b"1") else b"same size 3")
+    assert buffer._inputs[0] is sent[0]  # handed over: nothing written
+    assert buffer._inputs[1] is not sent[1] and buffer.spill_file.size == 11  # other bytes: written
+    assert list(buffer) == [b"same size 1", b"same size 3"]
+
+
+def test_a_grouping_keeps_its_input_encoded_on_disk_and_its_groups_too_once_its_reader_asks_for_them():
+    groups = {b"k%03d" % i: [bytes([i]) * 100, b"x" * (i % 5)] for i in range(200)}
+    buffer = _grouping_buffer(groups)
+    spill = buffer.spill_file
+    assert not buffer._table and spill.size > 200 * 100  # nothing decoded yet
+    parts = buffer.partition(2)
+    assert not buffer._table and all(isinstance(piece, Spilled) for part in parts for piece in part)
+    assert spill.size == sum(piece.length for part in parts for piece in part)  # the input's bytes are gone
+    assert _decoded([piece.read() for part in parts for piece in part]) == groups
+    assert _decoded(list(buffer)) == groups  # iterating reads the bytes back
+
+
+def test_a_materialised_pcollection_keeps_positions_and_every_copy_reads_the_bytes():
+    buffer = execution.ListBuffer(None)
+    for piece in (b"one", b"two", b"three"):
+        buffer.append(piece)
+    assert all(isinstance(piece, Spilled) for piece in buffer._inputs)
+    copy = buffer.copy()
+    assert list(buffer) == [b"one", b"two", b"three"]
+    parts = buffer.partition(2)
+    assert [[piece.read() for piece in part] for part in parts] == [[b"one", b"three"], [b"two"]]
+    buffer.clear()
+    assert buffer.spill_file is None
+    assert list(copy) == [b"one", b"two", b"three"]  # a copy keeps the file it reads from
+    # Fewer pieces than parts: Beam splits the elements of the pieces, read back, among the parts.
+    impl = coders.BytesCoder().get_impl()
+    single = execution.ListBuffer(impl)
+    single.append(impl.encode_nested(b"first") + impl.encode_nested(b"second"))
+    assert [[impl.decode_nested(piece) for piece in part] for part in single.partition(2)] == [[b"first"], [b"second"]]
+
+
+def _run_groupings_side_inputs_and_shared_outputs(flags: list[str]) -> None:
+    options = PipelineOptions(flags)
+    with beam.Pipeline(runner=local_engine(options), options=options) as p:
+        numbers = p | beam.Create(range(3000))
+        total = numbers | beam.CombineGlobally(sum)
+        grouped = (
+            numbers
+            | beam.Map(lambda i: (i % 7, bytes(i % 100)))
+            | beam.GroupByKey()
+            | beam.Map(lambda kv, total: (kv[0], len(list(kv[1])), total), total=beam.pvalue.AsSingleton(total))
+        )
+        shared = numbers | "Odd" >> beam.Filter(lambda i: i % 2)
+        assert_that(grouped, equal_to([(k, len(range(k, 3000, 7)), sum(range(3000))) for k in range(7)]))
+        assert_that(shared | beam.combiners.Count.Globally(), equal_to([1500]), label="Odds")
+        assert_that(shared | "Max" >> beam.CombineGlobally(max), equal_to([2999]), label="Largest")
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_a_batch_pipeline_runs_through_the_spill_files_past_its_threshold_and_in_memory_below(mode, monkeypatch):
+    written = []
+    put = SpillFile.put
+    monkeypatch.setattr(SpillFile, "put", lambda self, data: written.append(len(data)) or put(self, data))
+    flags = [f"--direct_running_mode={mode}", "--direct_num_workers=2"]
+    _run_groupings_side_inputs_and_shared_outputs([*flags, "--spill_above_mib=0"])
+    assert sum(written) > 3000  # the runner's side of both modes kept its data on disk
+    written.clear()
+    _run_groupings_side_inputs_and_shared_outputs([*flags, "--spill_above_mib=-1"])
+    _run_groupings_side_inputs_and_shared_outputs([*flags, f"--spill_above_mib={1 << 30}"])
+    assert written == []  # never, or a threshold not reached: all in memory, as Beam keeps it
+
+
+def test_the_threshold_is_the_resident_memory_of_this_process():
+    spill_to_disk(1)
+    assert _threshold.reached()  # a Python process holds more than 1 MiB
+    spill_to_disk(1 << 30)
+    assert not _threshold.reached()
+    spill_to_disk(-1)
+    assert _threshold.above_bytes is None and not _threshold.reached()
