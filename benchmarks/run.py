@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+from benchmarks.markdown import replace_top
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHINGLE = 5
 NUM_PERM = 128
@@ -481,17 +483,9 @@ def main(argv=None) -> int:
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve, compared, memory)
     if args.markdown:
-        _write_section(pathlib.Path(args.markdown), text)
+        replace_top(pathlib.Path(args.markdown), text)
     print(text)
     return 0
-
-
-def _write_section(path: pathlib.Path, text: str) -> None:
-    """Replace the file's content up to its "## Streaming" section (written by benchmarks.streaming)."""
-    kept = ""
-    if path.exists() and "\n## Streaming" in path.read_text():
-        kept = "\n## Streaming" + path.read_text().split("\n## Streaming", 1)[1]
-    path.write_text(text + kept)
 
 
 if __name__ == "__main__":

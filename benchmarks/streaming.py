@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import pathlib
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -29,29 +28,10 @@ import time
 
 import orjson
 
+from benchmarks.markdown import replace_section
+from benchmarks.memory import tree_rss_mib
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _tree_rss_mib(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    rss = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            statm = open(f"/proc/{entry}/statm").read().split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(statm[1]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += rss.get(current, 0)
-        todo.extend(children.get(current, []))
-    return total / 2**20
 
 
 def _write_time(name: str) -> float:
@@ -86,7 +66,7 @@ def measure(stories: int, days: int, per_file: int, rate: float, idle_s: float) 
     feeder.start()
     memory = []
     while job.poll() is None:
-        memory.append((time.time(), _tree_rss_mib(job.pid)))
+        memory.append((time.time(), tree_rss_mib(job.pid)))
         time.sleep(1.0)
     feeder.join()
     if job.returncode != 0:
@@ -161,20 +141,6 @@ def section_title(stories: int, days: int) -> str:
     return f"## Streaming: {stories:,} stories over {days} days"
 
 
-def _replace_section(path: pathlib.Path, section: str) -> None:
-    """Put `section` in place of the file's section with the same title, or append it.
-
-    Streaming sections come last (`benchmarks.run` keeps everything from the first one on).
-    """
-    text = path.read_text() if path.exists() else ""
-    sections = re.split(r"\n+(?=## )", text.rstrip("\n")) if text else []
-    title = section.split("\n", 1)[0]
-    replaced = [section.rstrip("\n") if s.split("\n", 1)[0] == title else s for s in sections]
-    if replaced == sections:
-        replaced.append(section.rstrip("\n"))
-    path.write_text("\n\n".join(replaced) + "\n")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stories", type=int, default=100_000)
@@ -191,7 +157,7 @@ def main(argv=None) -> int:
     command = "python -m benchmarks.streaming " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(results, command)
     if args.markdown:
-        _replace_section(pathlib.Path(args.markdown), text)
+        replace_section(pathlib.Path(args.markdown), text)
     print(text)
     return 0
 

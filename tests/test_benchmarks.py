@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import pathlib
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
-from benchmarks import streaming
+from benchmarks import large, streaming
 from benchmarks.corpus import generate, write
+from benchmarks.markdown import replace_top
+from benchmarks.memory import tree_rss_mib
 from benchmarks.run import KINDS, PEERS, PEERS_DIR, _in_subprocess, _peer_command, main, measure
 
 
@@ -150,3 +155,28 @@ def test_memory_profile_names_the_data_the_runner_holds_between_stages(tmp_path)
     assert held["shuffle into `StoryNodes/AttachGroup/CoGroup`"] > 80 * 100
     assert held["shuffle into `VerifyVariants/AttachNodes/ByKey`"] > 80 * 100
     assert result["held_at_peak_total"] >= sum(size for _, size in result["held_at_peak"]) > 0
+
+
+def test_large_corpus_benchmark_runs_both_modes_and_keeps_its_own_section(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nbatch table\n\n## Streaming: 200 stories over 30 days\n\nkept\n")
+    assert large.main(["--stories", "150", "--days", "3", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n\nbatch table\n\n## Streaming: 200 stories over 30 days\n\nkept\n\n"
+                           "## Large corpus: 150 stories over 3 days\n")
+    assert all(f"| {label} |" in text for label, _ in large.MODES.values())
+    assert "Story records identical in every mode: yes." in text
+    assert text.count("150 stories in < 15 min with < 8 GiB (issue 6)") == 2
+    # The top of the file is `benchmarks.run`'s; it keeps every appended section.
+    replace_top(out, "# Benchmarks\n\nnew table\n")
+    assert out.read_text() == text.replace("batch table", "new table")
+
+
+def test_tree_rss_counts_a_process_and_its_children():
+    touch_200_mib = "b = bytearray(200 << 20); b[::4096] = b'x' * 51200; import time; time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", touch_200_mib])
+    try:
+        time.sleep(1.5)
+        assert tree_rss_mib(os.getpid()) >= tree_rss_mib(child.pid) + 100 > 200
+    finally:
+        child.kill()
