@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from types import SimpleNamespace
 
@@ -24,12 +25,14 @@ from apache_beam.runners.portability.fn_api_runner import execution
 from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, FnApiRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
+from apache_beam.runners.worker import data_plane
 from apache_beam.runners.worker.data_plane import ClosableOutputStream, InMemoryDataChannel
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, window
 from apache_beam.utils.counters import CounterFactory
 
+from pipeline import engine
 from pipeline.engine import (
     CHUNK_BYTES,
     GroupingFnApiRunner,
@@ -260,6 +263,33 @@ def test_a_stage_input_larger_than_a_data_message_reaches_the_worker_whole(mode)
     )
     assert_that(sizes, equal_to([(key, 32000) for key in range(1000)]))
     p.run().wait_until_finish()
+
+
+def test_a_stage_input_larger_than_the_data_planes_queues_reaches_a_grpc_worker(monkeypatch):
+    # A gRPC worker queues a few messages of a bundle it has not been told to start, and the runner
+    # ~100 MB before it waits (1,000,000 stories hung so). Here one message each, and messages and
+    # pieces of 64 KiB instead of 10 and 8 MiB: the input waits forever unless it is sent while the
+    # bundle runs.
+    monkeypatch.setattr(data_plane, "_DEFAULT_SEND_QUEUE_MAX_BYTES", 1)
+    monkeypatch.setattr(data_plane, "_DEFAULT_RECEIVE_QUEUE_MAX_ELEMENTS", 1)
+    for stream in (data_plane.SizeBasedBufferingClosableOutputStream, data_plane.TimeBasedBufferingClosableOutputStream):
+        defaults = stream.__init__.__defaults__  # (close_callback, flush_callback, size_flush_threshold, ...)
+        monkeypatch.setattr(stream.__init__, "__defaults__", defaults[:2] + (64 << 10,) + defaults[3:])
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 64 << 10)
+    options = PipelineOptions(["--direct_running_mode=multi_threading", "--direct_num_workers=1"])
+    p = beam.Pipeline(runner=local_engine(options), options=options)
+    sizes = (
+        p
+        | beam.Create(range(10_000))
+        | beam.Map(lambda i: (i % 100, bytes(10_000)))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda key, values: (key, sum(len(v) for v in values)))
+    )
+    assert_that(sizes, equal_to([(key, 1_000_000) for key in range(100)]))
+    finished = threading.Thread(target=lambda: p.run().wait_until_finish(), daemon=True)
+    finished.start()
+    finished.join(timeout=120)
+    assert not finished.is_alive()
 
 
 def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_one_does_not():
