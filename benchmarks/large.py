@@ -33,7 +33,7 @@ import time
 
 import orjson
 
-from benchmarks.markdown import replace_section
+from benchmarks.markdown import command_line, publish
 from benchmarks.memory import tree_rss_mib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -157,12 +157,8 @@ def main(argv=None) -> int:
                             str(args.days), "--out", str(corpus)], cwd=REPO, check=True)
         results = [measure(corpus, mode) for mode in modes]
         corpus_bytes = corpus.stat().st_size
-    command = "python -m benchmarks.large " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.days, corpus_bytes, command.strip())
-    if args.markdown:
-        replace_section(pathlib.Path(args.markdown), text)
-    print(text)
-    return 0
+    text = markdown(results, args.stories, args.days, corpus_bytes, command_line("benchmarks.large", argv))
+    return publish(text, args.markdown)
 
 
 if __name__ == "__main__":

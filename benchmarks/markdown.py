@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import sys
 
 APPENDED_TITLES = ("## Streaming", "## Large corpus")
 
@@ -31,3 +32,16 @@ def replace_top(path: pathlib.Path, text: str) -> None:
     sections = _sections(path.read_text() if path.exists() else "")
     first = next((i for i, s in enumerate(sections) if s.startswith(APPENDED_TITLES)), len(sections))
     path.write_text("\n\n".join([text.rstrip("\n")] + sections[first:]) + "\n")
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """How a benchmark was started, as its section records it."""
+    return " ".join(["python -m", module, *(sys.argv[1:] if argv is None else argv)])
+
+
+def publish(text: str, path: str | None, place=replace_section) -> int:
+    """Print `text` and, given a `path`, put it there with `place`; the exit status of a benchmark's main."""
+    if path:
+        place(pathlib.Path(path), text)
+    print(text)
+    return 0

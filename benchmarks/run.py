@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.markdown import replace_top
+from benchmarks.markdown import command_line, publish, replace_top
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHINGLE = 5
@@ -480,12 +480,9 @@ def main(argv=None) -> int:
     compared = compare_at(compare_sizes, args.compare_repeats, peers_dir) if compare_sizes else None
     profiled = profile(args.stories) if args.profile else None
     memory = memory_profile(args.memory_profile) if args.memory_profile else None
-    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, args.stories, args.repeats, command.strip(), curve, profiled, rate_curve, compared, memory)
-    if args.markdown:
-        replace_top(pathlib.Path(args.markdown), text)
-    print(text)
-    return 0
+    command = command_line("benchmarks.run", argv)
+    text = markdown(results, args.stories, args.repeats, command, curve, profiled, rate_curve, compared, memory)
+    return publish(text, args.markdown, replace_top)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import time
 
 import orjson
 
-from benchmarks.markdown import replace_section
+from benchmarks.markdown import command_line, publish
 from benchmarks.memory import tree_rss_mib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -154,12 +154,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     results = [measure(args.stories, args.days, args.per_file, float(rate), args.stop_after_idle)
                for rate in args.rates.split(",")]
-    command = "python -m benchmarks.streaming " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(results, command)
-    if args.markdown:
-        replace_section(pathlib.Path(args.markdown), text)
-    print(text)
-    return 0
+    return publish(markdown(results, command_line("benchmarks.streaming", argv)), args.markdown)
 
 
 if __name__ == "__main__":

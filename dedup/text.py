@@ -68,7 +68,13 @@ _SENTENCE_INITIAL = re.compile(r"[.!?\n\"':;](?:[ \t]+|(?<!\w\.))(\w+(?:\.\w+)*)
 
 
 def unify(text: str) -> str:
-    """NFKC plus the typographic unifications above, without changing case."""
+    """NFKC plus the typographic unifications above, without changing case.
+
+    ASCII text is its own NFKC form and holds none of the characters unified, so it is returned as
+    it is: the translation alone scans the text in ~6 us a body, and a body is unified twice.
+    """
+    if text.isascii():
+        return text
     return unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
 
 

@@ -1,7 +1,9 @@
+import unicodedata
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.text import _WORD, clean_body, clean_headline, normalize, word_count, word_tokens, words
+from dedup.text import _TRANSLATE, _WORD, clean_body, clean_headline, normalize, unify, word_count, word_tokens, words
 
 
 def test_strips_wire_dateline_with_agency():
@@ -60,6 +62,14 @@ _ASCII_TEXT = st.lists(st.sampled_from(list(" \t\n._-'\"!?,;:()$%&/\x00\x7faZz09
 def test_word_tokens_equal_the_word_regex(text):
     # The ASCII fast path must give exactly the regex's tokens; other text takes the regex itself.
     assert word_tokens(text) == _WORD.findall(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(st.characters(max_codepoint=127)), st.text()))
+def test_unify_is_nfkc_and_the_typographic_translation(text):
+    # ASCII text is returned as it is: it must be what the full path would give.
+    assert unify(text) == unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    assert all(key > 127 for key in _TRANSLATE)
 
 
 @settings(max_examples=300, deadline=None)
