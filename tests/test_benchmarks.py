@@ -172,6 +172,14 @@ def test_large_corpus_benchmark_runs_both_modes_and_keeps_its_own_section(tmp_pa
     assert out.read_text() == text.replace("batch table", "new table")
 
 
+def test_a_large_corpus_mode_that_fails_is_reported_as_missed_with_its_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(large.MODES, "in_memory", ("DirectRunner in memory", ["--num_shards=many"]))
+    assert large.main(["--stories", "20", "--days", "1", "--modes", "in_memory"]) == 0
+    captured = capsys.readouterr()
+    assert "| DirectRunner in memory | failed: exit status" in captured.out and "**missed**" in captured.out
+    assert "in_memory failed" in captured.err and "num_shards" in captured.err
+
+
 def test_tree_rss_counts_a_process_and_its_children():
     touch_200_mib = "b = bytearray(200 << 20); b[::4096] = b'x' * 51200; import time; time.sleep(30)"
     child = subprocess.Popen([sys.executable, "-c", touch_200_mib])
