@@ -45,20 +45,28 @@ from apache_beam.runners.worker.data_plane import InMemoryDataChannel, SizeBased
 
 
 class SpillFile:
-    """Byte strings appended to an anonymous temporary file, read back by position."""
+    """Byte strings appended to an anonymous temporary file, read back by position.
+
+    Safe to append from several threads: in multi_processing mode the runner reads each worker's
+    outputs in a thread of its own, into the same buffers. Each append reserves its range first;
+    the writes, which let go of the GIL, then go to distinct ranges.
+    """
 
     def __init__(self):
         self._file = tempfile.TemporaryFile(prefix="wire-dedup-spill-")
         self._fd = self._file.fileno()
+        self._reserving = threading.Lock()
         self.size = 0
 
     def put(self, data: bytes) -> tuple[int, int]:
         """Append `data`; -> (offset, length) to `get` it back."""
-        at, view = self.size, memoryview(data)
+        with self._reserving:
+            at = self.size
+            self.size += len(data)
+        view = memoryview(data)
         while view:
             written = os.pwrite(self._fd, view, at + len(data) - len(view))
             view = view[written:]
-        self.size += len(data)
         return at, len(data)
 
     def get(self, at: int, length: int) -> bytes:
@@ -121,6 +129,9 @@ class _HandOver(threading.local):
 
 
 _hand_over = _HandOver()
+# Guards what a buffer opens on its first append: in multi_processing mode the runner's threads for
+# each worker append to the same buffers, and a second list or file would lose what the first held.
+_opening = threading.Lock()
 
 
 class _MessageQueue(list):
@@ -238,9 +249,10 @@ def _spill_channel() -> None:
 
 def _spill_file(holder) -> SpillFile:
     """The spill file of a buffer, opened on first use."""
-    if getattr(holder, "spill_file", None) is None:
-        holder.spill_file = SpillFile()
-    return holder.spill_file
+    with _opening:
+        if getattr(holder, "spill_file", None) is None:
+            holder.spill_file = SpillFile()
+        return holder.spill_file
 
 
 def _kept(holder, data: bytes) -> Spilled | bytes:
@@ -261,8 +273,9 @@ def _spill_groupings() -> None:
     def keep_encoded(self, elements_data: bytes) -> None:
         if self._grouped_output or not self._windowing.is_default():
             return append(self, elements_data)
-        if getattr(self, "encoded_input", None) is None:
-            self.encoded_input = []
+        with _opening:
+            if getattr(self, "encoded_input", None) is None:
+                self.encoded_input = []
         self.encoded_input.append(_kept(self, elements_data))
 
     def group_kept(self) -> None:
