@@ -53,6 +53,7 @@ bundles and its memory is bounded by its state, so it is left alone.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import threading
@@ -179,11 +180,20 @@ def send_stage_input_in_chunks() -> None:
 
 
 def _write_pieces(data_out, byte_streams) -> None:
+    # The runner's gRPC streams also flush every second from a thread of their own, holding this lock
+    # from taking the buffer until emptying it (which waits while the send queue is full). `write` and
+    # `close` do not take it: a piece written in between was emptied unsent, and a close in between
+    # sent the taken bytes twice. Writes take it here, and the buffer is flushed before the close.
+    flush_lock = getattr(data_out, "_flush_lock", None)
+    writing = flush_lock or contextlib.nullcontext()
     try:
         for byte_stream in byte_streams or []:
-            data_out.write(byte_stream)
+            with writing:
+                data_out.write(byte_stream)
             data_out.maybe_flush()  # between two byte streams: never inside an element
     finally:
+        if flush_lock is not None:
+            data_out.flush()
         data_out.close()  # the end of the input, even after a failure: the bundle ends, the failure is raised
 
 

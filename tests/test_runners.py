@@ -36,6 +36,7 @@ from pipeline import engine
 from pipeline.engine import (
     CHUNK_BYTES,
     GroupingFnApiRunner,
+    _InputSender,
     free_heap_pages,
     local_engine,
     release_output_streams,
@@ -305,3 +306,28 @@ def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_on
     _, stages = p.runner.create_stages(p.to_runner_api())
     p.run().wait_until_finish()
     assert len(calls) >= len(stages)  # every stage's bundle, and any bundle a stage reruns
+
+
+def test_input_sent_while_the_runners_periodic_flush_runs_loses_no_piece():
+    # The runner's gRPC output streams also flush every second from a thread of their own: that flush
+    # takes the buffer, hands it on (waiting while the send queue is full) and only then empties the
+    # buffer, and `write` takes no lock. A piece written meanwhile was emptied with it, never sent:
+    # multi_processing lost ~1 % of a shuffle's keys at 100,000 stories once spilling slowed the sender.
+    sent = []
+
+    def send(data: bytes) -> None:
+        time.sleep(0.002)  # a full send queue
+        sent.append(data)
+
+    stream = ClosableOutputStream.create(send, send, 1)  # a periodic flush every millisecond
+    pieces = [bytes([i]) * 1000 for i in range(200)]
+
+    def slowly(pieces):  # as a spilled piece is read back from disk
+        for piece in pieces:
+            time.sleep(0.0005)
+            yield piece
+
+    sender = _InputSender(stream, slowly(pieces))
+    sender.start()
+    sender.join()
+    assert b"".join(sent) == b"".join(pieces)
