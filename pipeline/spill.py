@@ -15,7 +15,8 @@ Beam's do:
 - the in-memory data channel appends each message to a file of its bundle, read back when the
   receiving side reads it; the file goes once nothing holds a piece of it;
 - a grouping buffer (global window) keeps the encoded elements it is given, and groups them only when
-  its reading stage asks for them; the encoded groups then go to its file in place of its input;
+  its reading stage asks for them, which frees its file; below the threshold it groups them as they
+  come, as Beam does (in multi_processing mode the runner then decodes while the workers compute);
 - a materialised PCollection (`ListBuffer`) keeps pieces.
 A piece already on disk is never written again: a buffer given the bytes of the channel message being
 read keeps that message's piece, and a spilled piece sent to the worker is queued as it is.
@@ -24,11 +25,11 @@ Writing is what spilling costs: the page cache takes the files, but the kernel t
 that dirties pages faster than the disk takes them (~300 MB/s on our VM). Below the threshold
 nothing is written, so a run that fits in memory pays nothing. What stays in memory past it is
 what the running stage works on: the one grouping it reads, while it is decoded and encoded again,
-and the elements the worker holds. The files live in the system's temporary directory (`TMPDIR`)
-and hold up to the run's shuffled data. As with `pipeline.engine`, this reads FnApiRunner
-internals (Beam 2.77), which tests/test_spill.py checks. One path of the runner is left out: with
-several workers, splitting a running bundle (only Beam's split-manager tests ask for it) joins the
-input it sent, which would be positions.
+and the elements the worker holds; and the groupings filled before the threshold was reached. The
+files live in the system's temporary directory (`TMPDIR`) and hold up to the run's shuffled data.
+As with `pipeline.engine`, this reads FnApiRunner internals (Beam 2.77), which tests/test_spill.py
+checks. One path of the runner is left out: with several workers, splitting a running bundle (only
+Beam's split-manager tests ask for it) joins the input it sent, which would be positions.
 """
 from __future__ import annotations
 
@@ -270,16 +271,19 @@ def _spill_groupings() -> None:
     )
 
     @functools.wraps(append)
-    def keep_encoded(self, elements_data: bytes) -> None:
-        if self._grouped_output or not self._windowing.is_default():
+    def group_or_keep(self, elements_data: bytes) -> None:
+        kept = None
+        if not self._grouped_output and self._windowing.is_default():
+            kept = _kept(self, elements_data)
+        if not isinstance(kept, Spilled):
             return append(self, elements_data)
         with _opening:
             if getattr(self, "encoded_input", None) is None:
                 self.encoded_input = []
-        self.encoded_input.append(_kept(self, elements_data))
+        self.encoded_input.append(kept)
 
     def group_kept(self) -> None:
-        """Decode the input kept into the grouping table; the file is then free for the groups."""
+        """Decode the input kept into the grouping table, and free the file."""
         kept, self.encoded_input = getattr(self, "encoded_input", None) or (), []
         for piece in kept:
             append(self, read_back(piece))
@@ -298,17 +302,12 @@ def _spill_groupings() -> None:
         if self._grouped_output:
             return self._grouped_output
         group_kept(self)
-        parts = partition(self, n)
-        for part in parts:
-            for index, piece in enumerate(part):
-                if _threshold.reached():
-                    part[index] = Spilled.put(_spill_file(self), piece)
-        return parts
+        return partition(self, n)  # groups encoded as they are sent: none wait to be written here
 
     def iterate_grouped(self):
         return map(read_back, itertools.chain(*self.partition(1)))
 
-    execution.GroupingBuffer.append = keep_encoded
+    execution.GroupingBuffer.append = group_or_keep
     execution.GroupingBuffer.extend = extend_grouped
     execution.GroupingBuffer.partition = partition_grouped
     execution.GroupingBuffer.__iter__ = iterate_grouped

@@ -43,7 +43,6 @@ from pipeline.engine import (
     send_stage_input_in_chunks,
 )
 from pipeline.run import run
-from pipeline.spill import read_back
 from tests.conftest import REJECTS, REPO, SAMPLE
 
 
@@ -232,8 +231,14 @@ def test_a_grouping_is_encoded_in_pieces_of_whole_groups_and_lets_go_of_each_onc
     send_stage_input_in_chunks()
     assert execution.GroupingBuffer.partition is installed  # installed once, never wrapped twice
     buffer = _grouping_buffer(groups)
-    parts = [[read_back(piece) for piece in part] for part in buffer.partition(2)]  # maybe on disk (pipeline.spill)
+    lazy = buffer.partition(2)
+    reading = iter(lazy[0])
+    first = next(reading)
+    assert 0 < len(groups) - len(buffer._table) < len(groups) // 2  # encoded as read: one piece of one part
+    parts = [[first, *reading], list(lazy[1])]
     assert not buffer._table  # every group dropped once encoded
+    with pytest.raises(RuntimeError, match="read already"):
+        list(lazy[1])  # a second reader would find no groups: it fails instead
     assert all(2 <= len(part) <= 4 for part in parts)  # ~1.5 * CHUNK_BYTES each, in pieces of about CHUNK_BYTES
     assert all(len(piece) <= CHUNK_BYTES + 1100 for part in parts for piece in part)  # + at most one group
     assert _decoded([piece for part in parts for piece in part]) == groups

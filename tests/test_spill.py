@@ -118,16 +118,22 @@ def test_a_buffer_given_the_bytes_of_the_message_being_read_keeps_that_piece_ins
     assert list(buffer) == [b"same size 1", b"same size 3"]
 
 
-def test_a_grouping_keeps_its_input_encoded_on_disk_and_its_groups_too_once_its_reader_asks_for_them():
+def test_a_grouping_keeps_its_input_encoded_on_disk_until_its_reader_asks_for_the_groups():
     groups = {b"k%03d" % i: [bytes([i]) * 100, b"x" * (i % 5)] for i in range(200)}
     buffer = _grouping_buffer(groups)
     spill = buffer.spill_file
     assert not buffer._table and spill.size > 200 * 100  # nothing decoded yet
     parts = buffer.partition(2)
-    assert not buffer._table and all(isinstance(piece, Spilled) for part in parts for piece in part)
-    assert spill.size == sum(piece.length for part in parts for piece in part)  # the input's bytes are gone
-    assert _decoded([piece.read() for part in parts for piece in part]) == groups
-    assert _decoded(list(buffer)) == groups  # iterating reads the bytes back
+    assert len(buffer._table) == 200 and spill.size == 0  # grouped: the input's bytes are gone
+    assert _decoded([piece for part in parts for piece in part]) == groups  # encoded as read, never written
+    assert not buffer._table and spill.size == 0
+
+
+def test_below_the_threshold_a_grouping_groups_its_input_as_it_comes():
+    spill_to_disk(-1)
+    buffer = _grouping_buffer({b"a": [b"1", b"2"], b"b": [b"3"]})
+    assert len(buffer._table) == 2 and getattr(buffer, "spill_file", None) is None
+    assert _decoded(list(buffer)) == {b"a": [b"1", b"2"], b"b": [b"3"]}
 
 
 def test_a_materialised_pcollection_keeps_positions_and_every_copy_reads_the_bytes():
