@@ -15,13 +15,12 @@ import uuid
 import apache_beam as beam
 import orjson
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import ConfigError, with_config
 from pipeline.engine import local_engine
 from pipeline.graph import SUMMARY_FILE, TOP_STORIES_FILE, build
 from pipeline.html_report import render_html
-from pipeline.options import DedupOptions, option_names
+from pipeline.options import DedupOptions, job_options, option_names
 from pipeline.report import build_report, metric_values
 from transforms.write import shard_name
 
@@ -78,7 +77,7 @@ def run(argv: list[str] | None = None) -> dict:
         argv = with_config(list(argv or []))
     except (ConfigError, OSError) as err:
         raise UsageError(str(err)) from err
-    options = PipelineOptions(argv)
+    options = job_options(argv)
     dedup = options.view_as(DedupOptions)
     if not dedup.input or not dedup.output:
         raise UsageError("--input GLOB and --output DIR are required")

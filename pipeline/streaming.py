@@ -14,11 +14,11 @@ import time
 
 import apache_beam as beam
 import orjson
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline.config import ConfigError, with_config
 from pipeline.engine import local_engine
-from pipeline.options import DedupOptions, stream_settings
+from pipeline.options import DedupOptions, job_options, stream_settings
 from pipeline.run import UsageError
 from schemas.records import Provenance
 from transforms.assemble import AssembleStories
@@ -65,7 +65,7 @@ def run_streaming(argv: list[str]) -> dict:
         argv = with_config(list(argv))
     except (ConfigError, OSError) as err:
         raise UsageError(str(err)) from err
-    options = PipelineOptions(argv)
+    options = job_options(argv)
     options.view_as(StandardOptions).streaming = True
     dedup = options.view_as(DedupOptions)
     sources = [s for s in (dedup.input_dir, dedup.input_topic, dedup.input_subscription) if s]

@@ -7,7 +7,7 @@ import apache_beam as beam
 import numpy as np
 import orjson
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -15,9 +15,10 @@ from dedup.cluster import union_find
 from dedup.features import SketchConfig, variant_shingles
 from dedup.lsh import BUCKET_ANCHORS
 from dedup.shingles import jaccard
-from pipeline.graph import group_stories
-from pipeline.options import DedupOptions
+from pipeline.graph import build, group_stories
+from pipeline.options import DedupOptions, job_options
 from pipeline.run import run
+from pipeline.streaming import build_streaming
 from schemas.records import Provenance, TierNode
 from schemas.validate import parse_line
 from tests.conftest import REJECTS, SAMPLE
@@ -226,3 +227,14 @@ def test_similarity_to_the_canonical_is_what_each_tier_compared():
         assert compared["reprint"] > 0 and compared["rewrite"] > 0
 
     check_grouping(SAMPLE, check)
+
+
+def test_a_job_skips_beams_type_check_unless_asked_and_both_graphs_pass_it(tmp_path):
+    assert not job_options(["--input", str(SAMPLE)]).view_as(TypeOptions).pipeline_type_check
+    for argv, build_graph in (
+        (["--input", str(SAMPLE)], lambda p, dedup: build(p, dedup, str(tmp_path))),
+        (["--input_dir", str(tmp_path), "--output", str(tmp_path)], build_streaming),
+    ):
+        options = job_options([*argv, "--pipeline_type_check"])
+        assert options.view_as(TypeOptions).pipeline_type_check
+        build_graph(beam.Pipeline(options=options), options.view_as(DedupOptions))  # raises on a type error
