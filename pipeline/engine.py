@@ -55,6 +55,14 @@ stage took peak RSS from 2.89 to 2.20 GiB at 100,000 generated stories and from 
 gain little, paid 7-20 % more time. With the 64 MiB floor: 0.69 -> 0.60 GiB at 20,000 stories, and
 5,000-story runs as fast as without (`free_heap_pages`). A streaming run executes many small
 bundles and its memory is bounded by its state, so it is left alone.
+
+Every bundle also ends by joining its state sampler's thread (it times the steps for Beam's msec
+counters and the "operation ongoing" log), which sleeps in steps that grow from 2 to 200 ms and
+cannot be woken: a bundle waits up to 200 ms after its last element, half that on average once it
+ran a few seconds, and a batch graph runs ~80 bundles one after another. That wait was 0.46 s of a
+5,000-story run and 2.0 s of a 30,000-story one. The engine's samplers wake every 2 ms instead
+(`sample_state_promptly`), a lock and an addition each time, with no measurable CPU. Workers in a
+process of their own import `pipeline.worker_plugin` (Beam's `--beam_plugins`) to do the same.
 """
 from __future__ import annotations
 
@@ -70,6 +78,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.portability.fn_api_runner import execution, fn_runner, translations
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
+from apache_beam.runners.worker import statesampler
 from apache_beam.runners.worker.data_plane import InMemoryDataChannel
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
@@ -90,6 +99,7 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
 
         return BundleBasedDirectRunner()
     release_output_streams()
+    sample_state_promptly()
     send_stage_input_in_chunks()
     streaming = options.view_as(StandardOptions).streaming
     if not streaming:
@@ -97,8 +107,10 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
-    # The options reach the SDK workers as the DirectRunner hands them over.
-    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    # The options reach the SDK workers as the DirectRunner hands them over, plus the engine's plugin.
+    worker_options = options.get_all_options()
+    worker_options["beam_plugins"] = [*(worker_options.get("beam_plugins") or []), WORKER_PLUGIN]
+    encoded = JobServiceHandle.encode_pipeline_options(worker_options)
     return GroupingFnApiRunner(
         provision_info=fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)),
         release_free_memory=None if streaming else free_heap_pages(),
@@ -121,6 +133,26 @@ def release_output_streams() -> None:
 
     reset_and_release.releases_output_stream = True
     DataOutputOperation.reset = reset_and_release
+
+
+SAMPLING_PERIOD_MS = 2
+WORKER_PLUGIN = "pipeline.worker_plugin"
+
+
+def sample_state_promptly() -> None:
+    """Make the state samplers of bundle processors sleep at most `SAMPLING_PERIOD_MS` between samples,
+    so that a bundle's end waits no longer than that for its sampler (idempotent; this process only)."""
+    sampler = statesampler.StateSampler
+    if getattr(sampler, "prompt", False):
+        return
+
+    class PromptStateSampler(sampler):
+        prompt = True
+
+        def __init__(self, prefix, counter_factory, sampling_period_ms=SAMPLING_PERIOD_MS):
+            super().__init__(prefix, counter_factory, sampling_period_ms)
+
+    statesampler.StateSampler = PromptStateSampler
 
 
 CHUNK_BYTES = 8 << 20  # a grouping's output pieces; the data channel flushes at 10 MiB

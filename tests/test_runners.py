@@ -25,7 +25,7 @@ from apache_beam.runners.portability.fn_api_runner import execution
 from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, FnApiRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
-from apache_beam.runners.worker import data_plane
+from apache_beam.runners.worker import data_plane, statesampler
 from apache_beam.runners.worker.data_plane import ClosableOutputStream, InMemoryDataChannel
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.testing.util import assert_that, equal_to
@@ -35,6 +35,7 @@ from apache_beam.utils.counters import CounterFactory
 from pipeline import engine
 from pipeline.engine import (
     CHUNK_BYTES,
+    SAMPLING_PERIOD_MS,
     GroupingFnApiRunner,
     _InputSender,
     free_heap_pages,
@@ -296,6 +297,41 @@ def test_a_stage_input_larger_than_the_data_planes_queues_reaches_a_grpc_worker(
     finished.start()
     finished.join(timeout=120)
     assert not finished.is_alive()
+
+
+def test_the_engines_state_samplers_sample_every_few_ms_and_still_time_each_step():
+    local_engine(PipelineOptions([]))
+    installed = statesampler.StateSampler
+    engine.sample_state_promptly()
+    assert statesampler.StateSampler is installed  # installed once, never subclassed twice
+    sampler = statesampler.StateSampler("stage", CounterFactory())
+    assert sampler.sampling_period_ms == SAMPLING_PERIOD_MS
+    step = sampler.scoped_state("step", "process")
+    sampler.start()
+    with step:
+        time.sleep(0.2)
+    sampler.stop()
+    assert 0.1e9 < step.nsecs < 1e9  # the msec counters still see the step's time
+
+
+def _engine_in_worker(_):
+    return os.getpid(), getattr(statesampler.StateSampler, "prompt", False)
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_every_worker_of_the_local_engine_samples_promptly(mode):
+    options = PipelineOptions([f"--direct_running_mode={mode}", "--direct_num_workers=2"])
+    p = beam.Pipeline(runner=local_engine(options), options=options)
+    seen = p | beam.Create([0, 1, 2, 3]) | beam.Map(_engine_in_worker) | beam.combiners.ToList()
+    runner_pid = os.getpid()
+
+    def check(found):
+        (found,) = found
+        assert all(prompt for _, prompt in found)
+        assert all((pid == runner_pid) == (mode == "in_memory") for pid, _ in found)  # workers: own processes
+
+    assert_that(seen, check)
+    p.run().wait_until_finish()
 
 
 def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_one_does_not():
