@@ -61,8 +61,16 @@ counters and the "operation ongoing" log), which sleeps in steps that grow from 
 cannot be woken: a bundle waits up to 200 ms after its last element, half that on average once it
 ran a few seconds, and a batch graph runs ~80 bundles one after another. That wait was 0.46 s of a
 5,000-story run and 2.0 s of a 30,000-story one. The engine's samplers wake every 2 ms instead
-(`sample_state_promptly`), a lock and an addition each time, with no measurable CPU. Workers in a
-process of their own import `pipeline.worker_plugin` (Beam's `--beam_plugins`) to do the same.
+(`sample_state_promptly`), a lock and an addition each time, with no measurable CPU.
+
+The changes to bundles (output streams, trimming, samplers) are made in this process, the
+runner's, which is also the in-memory worker's. multi_processing mode starts each worker as a
+process of its own (`sdk_worker_main`), which imports the modules named by Beam's `--beam_plugins`
+before it takes any work: the engine names `pipeline.batch_worker_plugin` (`pipeline.worker_plugin`,
+without trimming, for a streaming run), which makes them there. Releasing the streams and trimming
+in the workers took each worker's peak RSS from 1.14 to 0.80 GiB at 100,000 generated stories in
+multi_processing mode, and the whole run's (runner and workers together) from 3.37 to 2.71 GiB;
+at 300,000, from 5.09 to 4.26 GiB, in as much time (262 and 266 s, one run each).
 """
 from __future__ import annotations
 
@@ -78,7 +86,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.portability.fn_api_runner import execution, fn_runner, translations
 from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
-from apache_beam.runners.worker import statesampler
+from apache_beam.runners.worker import sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import InMemoryDataChannel
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
@@ -109,7 +117,8 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
 
     # The options reach the SDK workers as the DirectRunner hands them over, plus the engine's plugin.
     worker_options = options.get_all_options()
-    worker_options["beam_plugins"] = [*(worker_options.get("beam_plugins") or []), WORKER_PLUGIN]
+    plugin = STREAMING_WORKER_PLUGIN if streaming else BATCH_WORKER_PLUGIN
+    worker_options["beam_plugins"] = [*(worker_options.get("beam_plugins") or []), plugin]
     encoded = JobServiceHandle.encode_pipeline_options(worker_options)
     return GroupingFnApiRunner(
         provision_info=fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)),
@@ -118,11 +127,8 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
 
 
 def release_output_streams() -> None:
-    """Make a reset data output drop its finished bundle's stream (idempotent; this process only).
-
-    The in-process worker runs in this process, so this covers the in-memory engine; the workers
-    that multi_processing starts are separate processes and keep Beam's behaviour.
-    """
+    """Make a reset data output drop its finished bundle's stream (idempotent; this process only:
+    the in-process worker's; workers in processes of their own do it through the engine's plugin)."""
     if getattr(DataOutputOperation.reset, "releases_output_stream", False):
         return
     reset = DataOutputOperation.reset
@@ -136,7 +142,7 @@ def release_output_streams() -> None:
 
 
 SAMPLING_PERIOD_MS = 2
-WORKER_PLUGIN = "pipeline.worker_plugin"
+STREAMING_WORKER_PLUGIN, BATCH_WORKER_PLUGIN = "pipeline.worker_plugin", "pipeline.batch_worker_plugin"
 
 
 def sample_state_promptly() -> None:
@@ -301,6 +307,23 @@ def free_heap_pages(at_least: int = 64 << 20):
         return mallinfo2().fordblks >= at_least and bool(trim(0))
 
     return release
+
+
+def release_free_memory_after_bundles(release) -> None:
+    """Make this process's SDK worker call `release` after every bundle it processes (idempotent)."""
+    process_bundle = sdk_worker.SdkWorker.process_bundle
+    if getattr(process_bundle, "releases_free_memory", False):
+        return
+
+    @functools.wraps(process_bundle)
+    def process_bundle_and_release(self, *args, **kwargs):
+        try:
+            return process_bundle(self, *args, **kwargs)
+        finally:
+            release()
+
+    process_bundle_and_release.releases_free_memory = True
+    sdk_worker.SdkWorker.process_bundle = process_bundle_and_release
 
 
 class GroupingFnApiRunner(fn_runner.FnApiRunner):

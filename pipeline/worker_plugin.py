@@ -2,8 +2,10 @@
 
 multi_processing mode starts each worker as `python -m apache_beam.runners.worker.sdk_worker_main`,
 which imports the modules named by `--beam_plugins` before it takes any work: the engine names this
-one (`pipeline.engine.local_engine`), so importing it is what makes the change there.
+one for a streaming run and `pipeline.batch_worker_plugin` for a batch one (`local_engine`), so
+importing it is what makes the changes there.
 """
-from pipeline.engine import sample_state_promptly
+from pipeline.engine import release_output_streams, sample_state_promptly
 
+release_output_streams()
 sample_state_promptly()

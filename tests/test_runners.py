@@ -25,7 +25,7 @@ from apache_beam.runners.portability.fn_api_runner import execution
 from apache_beam.runners.portability.fn_api_runner.fn_runner import BundleManager, FnApiRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
-from apache_beam.runners.worker import data_plane, statesampler
+from apache_beam.runners.worker import data_plane, sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import ClosableOutputStream, InMemoryDataChannel
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.testing.util import assert_that, equal_to
@@ -315,11 +315,15 @@ def test_the_engines_state_samplers_sample_every_few_ms_and_still_time_each_step
 
 
 def _engine_in_worker(_):
-    return os.getpid(), getattr(statesampler.StateSampler, "prompt", False)
+    return os.getpid(), {
+        "prompt_sampler": getattr(statesampler.StateSampler, "prompt", False),
+        "streams_released": getattr(DataOutputOperation.reset, "releases_output_stream", False),
+        "trims_after_bundles": getattr(sdk_worker.SdkWorker.process_bundle, "releases_free_memory", False),
+    }
 
 
 @pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
-def test_every_worker_of_the_local_engine_samples_promptly(mode):
+def test_every_worker_of_the_local_engine_has_the_engines_changes(mode):
     options = PipelineOptions([f"--direct_running_mode={mode}", "--direct_num_workers=2"])
     p = beam.Pipeline(runner=local_engine(options), options=options)
     seen = p | beam.Create([0, 1, 2, 3]) | beam.Map(_engine_in_worker) | beam.combiners.ToList()
@@ -327,11 +331,21 @@ def test_every_worker_of_the_local_engine_samples_promptly(mode):
 
     def check(found):
         (found,) = found
-        assert all(prompt for _, prompt in found)
-        assert all((pid == runner_pid) == (mode == "in_memory") for pid, _ in found)  # workers: own processes
+        for pid, changes in found:
+            assert (pid == runner_pid) == (mode == "in_memory")  # else a worker of its own
+            assert changes["prompt_sampler"] and changes["streams_released"]
+            if mode == "multi_processing":  # in memory, the runner trims after each bundle (below)
+                assert changes["trims_after_bundles"]
 
     assert_that(seen, check)
     p.run().wait_until_finish()
+
+
+@pytest.mark.parametrize("flags, plugin", [([], "pipeline.batch_worker_plugin"), (["--streaming"], "pipeline.worker_plugin")])
+def test_the_engine_hands_its_workers_the_plugin_for_the_kind_of_run(flags, plugin):
+    runner = local_engine(PipelineOptions([*flags, "--beam_plugins=my.plugin"]))
+    handed = runner._provision_info.provision_info.pipeline_options
+    assert list(handed["beam:option:beam_plugins:v1"]) == ["my.plugin", plugin]  # the user's kept
 
 
 def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_one_does_not():
@@ -347,6 +361,18 @@ def test_a_batch_run_hands_free_memory_back_after_every_stage_and_a_streaming_on
     _, stages = p.runner.create_stages(p.to_runner_api())
     p.run().wait_until_finish()
     assert len(calls) >= len(stages)  # every stage's bundle, and any bundle a stage reruns
+
+
+def test_a_worker_of_its_own_hands_free_memory_back_after_every_bundle(monkeypatch):
+    # What `pipeline.batch_worker_plugin` installs there, installed here on the in-process worker.
+    monkeypatch.setattr(sdk_worker.SdkWorker, "process_bundle", sdk_worker.SdkWorker.process_bundle)  # restored after
+    worker_calls, runner_calls = [], []
+    engine.release_free_memory_after_bundles(lambda: worker_calls.append(1))
+    engine.release_free_memory_after_bundles(lambda: worker_calls.append(2))  # installed once: ignored
+    p = beam.Pipeline(runner=GroupingFnApiRunner(release_free_memory=lambda: runner_calls.append(1)))
+    _joins(p)
+    p.run().wait_until_finish()
+    assert worker_calls == runner_calls  # once after each bundle, as the runner does
 
 
 def test_input_sent_while_the_runners_periodic_flush_runs_loses_no_piece():
