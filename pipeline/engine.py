@@ -63,7 +63,13 @@ ran a few seconds, and a batch graph runs ~80 bundles one after another. That wa
 5,000-story run and 2.0 s of a 30,000-story one. The engine's samplers wake every 2 ms instead
 (`sample_state_promptly`), a lock and an addition each time, with no measurable CPU.
 
-The changes to bundles (output streams, trimming, samplers) are made in this process, the
+Building the graph, Beam looks for each DoFn's state and timer specs some six times (at `ParDo`,
+at every `is_stateful_dofn`, at translation) and each time takes the signature of each of the
+DoFn's ~40 methods. The engine keeps each DoFn's specs once found (`cache_dofn_specs`): in a
+5,000-story in-memory run, 1,656 lookups took 1.4 s of 10.7; with the cache, 408 (the DoFns a worker
+unpickles are new objects) take 0.34 s.
+
+These changes (output streams, trimming, samplers, the specs kept) are made in this process, the
 runner's, which is also the in-memory worker's. multi_processing mode starts each worker as a
 process of its own (`sdk_worker_main`), which imports the modules named by Beam's `--beam_plugins`
 before it takes any work: the engine names `pipeline.batch_worker_plugin` (`pipeline.worker_plugin`,
@@ -78,6 +84,7 @@ import contextlib
 import ctypes
 import functools
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -88,6 +95,7 @@ from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
 from apache_beam.runners.worker import sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import InMemoryDataChannel
+from apache_beam.transforms import userstate
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
 
@@ -108,6 +116,7 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
         return BundleBasedDirectRunner()
     release_output_streams()
     sample_state_promptly()
+    cache_dofn_specs()
     send_stage_input_in_chunks()
     streaming = options.view_as(StandardOptions).streaming
     if not streaming:
@@ -159,6 +168,34 @@ def sample_state_promptly() -> None:
             super().__init__(prefix, counter_factory, sampling_period_ms)
 
     statesampler.StateSampler = PromptStateSampler
+
+
+def cache_dofn_specs() -> None:
+    """Make Beam's `userstate.get_dofn_specs` find each DoFn's state and timer specs once per DoFn
+    object, not at every call (idempotent; this process only).
+
+    The specs come from the defaults of the DoFn's methods, which a DoFn keeps once built; one that
+    cannot be weakly referenced is looked at every time, as before. Each caller gets sets of its own.
+    """
+    get_dofn_specs = userstate.get_dofn_specs
+    if getattr(get_dofn_specs, "cached", False):
+        return
+    found: dict[int, tuple] = {}  # id(dofn) -> (weak reference to it, its specs); dropped when it dies
+
+    @functools.wraps(get_dofn_specs)
+    def get_dofn_specs_once(dofn):
+        key = id(dofn)
+        if key not in found:
+            try:
+                alive = weakref.ref(dofn, lambda _: found.pop(key, None))
+            except TypeError:
+                return get_dofn_specs(dofn)
+            found[key] = alive, get_dofn_specs(dofn)
+        state_specs, timer_specs = found[key][1]
+        return set(state_specs), set(timer_specs)
+
+    get_dofn_specs_once.cached = True
+    userstate.get_dofn_specs = get_dofn_specs_once
 
 
 CHUNK_BYTES = 8 << 20  # a grouping's output pieces; the data channel flushes at 10 MiB

@@ -29,7 +29,7 @@ from apache_beam.runners.worker import data_plane, sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import ClosableOutputStream, InMemoryDataChannel
 from apache_beam.runners.worker.statesampler import StateSampler
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.transforms import core, window
+from apache_beam.transforms import core, userstate, window
 from apache_beam.utils.counters import CounterFactory
 
 from pipeline import engine
@@ -314,9 +314,43 @@ def test_the_engines_state_samplers_sample_every_few_ms_and_still_time_each_step
     assert 0.1e9 < step.nsecs < 1e9  # the msec counters still see the step's time
 
 
+class _Stateful(beam.DoFn):
+    COUNT = userstate.CombiningValueStateSpec("count", sum)
+    FLUSH = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
+
+    def process(self, element, count=beam.DoFn.StateParam(COUNT), flush=beam.DoFn.TimerParam(FLUSH)):
+        yield element
+
+    @userstate.on_timer(FLUSH)
+    def flushed(self):
+        yield 0
+
+
+class _TimerWithoutCallback(beam.DoFn):
+    def process(self, element, flush=beam.DoFn.TimerParam(userstate.TimerSpec("t", userstate.TimeDomain.WATERMARK))):
+        yield element
+
+
+def test_each_dofns_state_and_timer_specs_are_found_once_and_still_checked():
+    local_engine(PipelineOptions([]))
+    installed = userstate.get_dofn_specs
+    engine.cache_dofn_specs()
+    assert userstate.get_dofn_specs is installed and installed.cached  # installed once, never wrapped twice
+    uncached = installed.__wrapped__
+    for dofn in (_Stateful(), beam.Map(len).fn, _TimerWithoutCallback()):
+        first = userstate.get_dofn_specs(dofn)
+        assert first == uncached(dofn)
+        first[0].clear()  # each caller's sets are its own
+        assert userstate.get_dofn_specs(dofn) == uncached(dofn)
+    assert userstate.is_stateful_dofn(_Stateful()) and not userstate.is_stateful_dofn(beam.Map(len).fn)
+    with pytest.raises(ValueError, match="without an associated on_timer"):
+        beam.ParDo(_TimerWithoutCallback())
+
+
 def _engine_in_worker(_):
     return os.getpid(), {
         "prompt_sampler": getattr(statesampler.StateSampler, "prompt", False),
+        "specs_cached": getattr(userstate.get_dofn_specs, "cached", False),
         "streams_released": getattr(DataOutputOperation.reset, "releases_output_stream", False),
         "trims_after_bundles": getattr(sdk_worker.SdkWorker.process_bundle, "releases_free_memory", False),
     }
@@ -333,7 +367,7 @@ def test_every_worker_of_the_local_engine_has_the_engines_changes(mode):
         (found,) = found
         for pid, changes in found:
             assert (pid == runner_pid) == (mode == "in_memory")  # else a worker of its own
-            assert changes["prompt_sampler"] and changes["streams_released"]
+            assert changes["prompt_sampler"] and changes["specs_cached"] and changes["streams_released"]
             if mode == "multi_processing":  # in memory, the runner trims after each bundle (below)
                 assert changes["trims_after_bundles"]
 
