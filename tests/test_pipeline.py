@@ -1,13 +1,15 @@
 """End-to-end tests of the batch pipeline on the DirectRunner."""
 from __future__ import annotations
 
+import copy
 import gzip
+import pickle
 
 import apache_beam as beam
 import numpy as np
 import orjson
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -227,6 +229,20 @@ def test_similarity_to_the_canonical_is_what_each_tier_compared():
         assert compared["reprint"] > 0 and compared["rewrite"] > 0
 
     check_grouping(SAMPLE, check)
+
+
+def test_a_jobs_options_make_each_view_once_and_copies_make_their_own():
+    options = job_options(["--input", str(SAMPLE), "--num_perm", "64"])
+    view = options.view_as(DedupOptions)
+    assert options.view_as(DedupOptions) is view and view.num_perm == 64
+    options.view_as(StandardOptions).streaming = True  # through one view, seen by all
+    assert options.view_as(StandardOptions).streaming and options.get_all_options()["streaming"]
+
+    for copied in (copy.deepcopy(options), pickle.loads(pickle.dumps(options))):
+        assert copied.view_as(DedupOptions) is not view and copied.view_as(DedupOptions).num_perm == 64
+        copied.view_as(StandardOptions).streaming = False
+        assert copied.view_as(StandardOptions).streaming is False
+        assert options.view_as(StandardOptions).streaming  # a copy's values are its own
 
 
 def test_a_job_skips_beams_type_check_unless_asked_and_both_graphs_pass_it(tmp_path):
