@@ -67,10 +67,14 @@ Building the graph, Beam looks for each DoFn's state and timer specs some six ti
 at every `is_stateful_dofn`, at translation) and each time takes the signature of each of the
 DoFn's ~40 methods. The engine keeps each DoFn's specs once found (`cache_dofn_specs`): in a
 5,000-story in-memory run, 1,656 lookups took 1.4 s of 10.7; with the cache, 408 (the DoFns a worker
-unpickles are new objects) take 0.34 s.
+unpickles are new objects) take 0.34 s. Those 408, and the worker's own wrapping of every DoFn method
+it calls, still read each method's signature; a method's arguments belong to its function, which the
+class keeps, so the engine reads them once per function (`cache_function_arguments`): 16,010 reads
+of a signature -> 415 in a 5,000-story run (9.1 -> 8.1 million Python calls; 9.73 -> 9.29 s, mean of
+three side by side).
 
-These changes (output streams, trimming, samplers, the specs kept) are made in this process, the
-runner's, which is also the in-memory worker's. multi_processing mode starts each worker as a
+These changes (output streams, trimming, samplers, the specs and arguments kept) are made in this
+process, the runner's, which is also the in-memory worker's. multi_processing mode starts each worker as a
 process of its own (`sdk_worker_main`), which imports the modules named by Beam's `--beam_plugins`
 before it takes any work: the engine names `pipeline.batch_worker_plugin` (`pipeline.worker_plugin`,
 without trimming, for a streaming run), which makes them there. Releasing the streams and trimming
@@ -84,6 +88,7 @@ import contextlib
 import ctypes
 import functools
 import threading
+import types
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -95,7 +100,7 @@ from apache_beam.runners.runner import PipelineRunner
 from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUTPUT_URN, DataOutputOperation
 from apache_beam.runners.worker import sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import InMemoryDataChannel
-from apache_beam.transforms import userstate
+from apache_beam.transforms import core, userstate
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
 
@@ -117,6 +122,7 @@ def local_engine(options: PipelineOptions, pubsub: bool = False) -> PipelineRunn
     release_output_streams()
     sample_state_promptly()
     cache_dofn_specs()
+    cache_function_arguments()
     send_stage_input_in_chunks()
     streaming = options.view_as(StandardOptions).streaming
     if not streaming:
@@ -196,6 +202,38 @@ def cache_dofn_specs() -> None:
 
     get_dofn_specs_once.cached = True
     userstate.get_dofn_specs = get_dofn_specs_once
+
+
+def cache_function_arguments() -> None:
+    """Make Beam's `core.get_function_args_defaults` read each function's arguments once, not at
+    every call (idempotent; this process only).
+
+    Beam reads a method's arguments from its signature each time it wraps the method (`MethodWrapper`),
+    which it does for every method of every DoFn it looks at, and again for the new DoFn objects a
+    worker unpickles for each bundle. A method's arguments and defaults belong to its function, which
+    a class keeps; so a plain function, or a method bound to any object, is read once per function
+    (weakly held). Anything else (partials, callable objects) is read every time, as before. Each
+    caller gets lists of its own.
+    """
+    args_defaults = core.get_function_args_defaults
+    if getattr(args_defaults, "cached", False):
+        return
+    found: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {bound: (args, defaults)}
+
+    @functools.wraps(args_defaults)
+    def args_defaults_once(f):
+        bound = isinstance(f, types.MethodType)
+        function = f.__func__ if bound else f
+        if not isinstance(function, types.FunctionType):
+            return args_defaults(f)
+        read = found.setdefault(function, {})
+        if bound not in read:
+            read[bound] = args_defaults(f)
+        args, defaults = read[bound]
+        return list(args), list(defaults)
+
+    args_defaults_once.cached = True
+    core.get_function_args_defaults = args_defaults_once
 
 
 CHUNK_BYTES = 8 << 20  # a grouping's output pieces; the data channel flushes at 10 MiB

@@ -5,8 +5,10 @@ which imports the modules named by `--beam_plugins` before it takes any work: th
 one for a streaming run and `pipeline.batch_worker_plugin` for a batch one (`local_engine`), so
 importing it is what makes the changes there.
 """
-from pipeline.engine import cache_dofn_specs, release_output_streams, sample_state_promptly
+from pipeline.engine import (cache_dofn_specs, cache_function_arguments, release_output_streams,
+                             sample_state_promptly)
 
 cache_dofn_specs()
+cache_function_arguments()
 release_output_streams()
 sample_state_promptly()

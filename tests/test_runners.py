@@ -6,6 +6,7 @@ worker pool in other processes: the path Flink's and Spark's job servers take.
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -347,10 +348,32 @@ def test_each_dofns_state_and_timer_specs_are_found_once_and_still_checked():
         beam.ParDo(_TimerWithoutCallback())
 
 
+def _arguments_read(f):
+    return core.get_function_args_defaults(f)
+
+
+def test_each_functions_arguments_are_read_once_and_each_caller_gets_its_own():
+    local_engine(PipelineOptions([]))
+    installed = core.get_function_args_defaults
+    engine.cache_function_arguments()
+    assert core.get_function_args_defaults is installed and installed.cached
+    uncached = installed.__wrapped__
+    stateful = _Stateful()
+    partial = functools.partial(_arguments_read)
+    for f in (_arguments_read, lambda x, y=3: x, stateful.process, _Stateful.process, partial):
+        first = installed(f)
+        assert first == uncached(f)
+        first[0].clear()  # each caller's lists are its own
+        assert installed(f) == uncached(f)
+    assert installed(stateful.process) != installed(_Stateful.process)  # bound: without self
+    assert beam.ParDo(_Stateful()).fn.get_function_arguments("process") == uncached(stateful.process)
+
+
 def _engine_in_worker(_):
     return os.getpid(), {
         "prompt_sampler": getattr(statesampler.StateSampler, "prompt", False),
         "specs_cached": getattr(userstate.get_dofn_specs, "cached", False),
+        "arguments_cached": getattr(core.get_function_args_defaults, "cached", False),
         "streams_released": getattr(DataOutputOperation.reset, "releases_output_stream", False),
         "trims_after_bundles": getattr(sdk_worker.SdkWorker.process_bundle, "releases_free_memory", False),
     }
@@ -367,7 +390,8 @@ def test_every_worker_of_the_local_engine_has_the_engines_changes(mode):
         (found,) = found
         for pid, changes in found:
             assert (pid == runner_pid) == (mode == "in_memory")  # else a worker of its own
-            assert changes["prompt_sampler"] and changes["specs_cached"] and changes["streams_released"]
+            assert changes["prompt_sampler"] and changes["specs_cached"] and changes["arguments_cached"]
+            assert changes["streams_released"]
             if mode == "multi_processing":  # in memory, the runner trims after each bundle (below)
                 assert changes["trims_after_bundles"]
 
