@@ -91,9 +91,8 @@ import threading
 import types
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-from apache_beam.coders.coder_impl import create_OutputStream
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import execution, fn_runner, translations
 from apache_beam.runners.runner import PipelineRunner
@@ -101,9 +100,8 @@ from apache_beam.runners.worker.bundle_processor import DATA_INPUT_URN, DATA_OUT
 from apache_beam.runners.worker import sdk_worker, statesampler
 from apache_beam.runners.worker.data_plane import InMemoryDataChannel
 from apache_beam.transforms import core, userstate
-from apache_beam.transforms.window import GlobalWindow, GlobalWindows
-from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
 
+from pipeline.groups import ReadOnce, encoded_groups
 from pipeline.options import DedupOptions
 from pipeline.spill import spill_to_disk
 
@@ -236,9 +234,6 @@ def cache_function_arguments() -> None:
     core.get_function_args_defaults = args_defaults_once
 
 
-CHUNK_BYTES = 8 << 20  # a grouping's output pieces; the data channel flushes at 10 MiB
-
-
 def send_stage_input_in_chunks() -> None:
     """Make grouping buffers encode their groups in pieces of about `CHUNK_BYTES` as they are read,
     dropping each group once encoded, and the runner send each input piece on as soon as the data
@@ -251,29 +246,15 @@ def send_stage_input_in_chunks() -> None:
     partition = execution.GroupingBuffer.partition
     if getattr(partition, "in_chunks", False):
         return
-    only_pane = PaneInfo(is_first=True, is_last=True, timing=PaneInfoTiming.ON_TIME, index=0, nonspeculative_index=0)
 
     def partition_in_chunks(self, n: int) -> list[Iterable[bytes]]:
         if self._grouped_output or not self._table or not self._windowing.is_default():
             return partition(self, n)
-        in_window = GlobalWindows.windowed_value(
-            None, timestamp=GlobalWindow().max_timestamp(), pane_info=only_pane
-        ).with_value
-        encode, decode_key = self._post_grouped_coder.get_impl().encode_to_stream, self._key_coder.get_impl().decode
         table, keys = self._table, list(self._table)
-
-        def encode_part(part: int) -> Iterator[bytes]:
-            # Each part pops only its own keys: the parts' senders may read them at the same time.
-            stream, pieces = create_OutputStream(), 0
-            for key in keys[part::n]:
-                encode(in_window((decode_key(key), table.pop(key))), stream, True)
-                if stream.size() >= CHUNK_BYTES:
-                    yield stream.get()
-                    stream, pieces = create_OutputStream(), pieces + 1
-            if stream.size() or not pieces:
-                yield stream.get()
-
-        self._grouped_output = [_ReadOnce(encode_part(part)) for part in range(n)]
+        # Each part pops only its own keys: the parts' senders may read them at the same time.
+        self._grouped_output = [
+            ReadOnce(encoded_groups(self, ((key, table.pop(key)) for key in keys[part::n]))) for part in range(n)
+        ]
         return self._grouped_output
 
     def send_input_in_pieces(self, process_bundle_id: str, read_transform_id: str, byte_streams) -> None:
@@ -317,20 +298,6 @@ def _write_pieces(data_out, byte_streams) -> None:
         if flush_lock is not None:
             data_out.flush()
         data_out.close()  # the end of the input, even after a failure: the bundle ends, the failure is raised
-
-
-class _ReadOnce:
-    """Pieces encoded as they are read, which only one reader can do: a second one fails, never
-    finding fewer groups than there were."""
-
-    def __init__(self, pieces: Iterator[bytes]):
-        self._pieces: Iterator[bytes] | None = pieces
-
-    def __iter__(self) -> Iterator[bytes]:
-        pieces, self._pieces = self._pieces, None
-        if pieces is None:
-            raise RuntimeError("a grouping's groups are encoded as they are read, and were read already")
-        return pieces
 
 
 class _InputSender(threading.Thread):

@@ -34,8 +34,8 @@ from apache_beam.transforms import core, userstate, window
 from apache_beam.utils.counters import CounterFactory
 
 from pipeline import engine
+from pipeline import groups as grouping
 from pipeline.engine import (
-    CHUNK_BYTES,
     SAMPLING_PERIOD_MS,
     GroupingFnApiRunner,
     _InputSender,
@@ -44,6 +44,7 @@ from pipeline.engine import (
     release_output_streams,
     send_stage_input_in_chunks,
 )
+from pipeline.groups import CHUNK_BYTES
 from pipeline.run import run
 from tests.conftest import REJECTS, REPO, SAMPLE
 
@@ -198,15 +199,21 @@ def test_a_flatten_feeding_a_grouping_is_written_straight_into_it(mode):
     p.run().wait_until_finish()  # the assertions above run in the pipeline
 
 
+_KV = coders.WindowedValueCoder(coders.TupleCoder([coders.BytesCoder(), coders.BytesCoder()]))
+
+
+def _grouping_input(groups: dict[bytes, list[bytes]]) -> list[bytes]:
+    """The elements of `groups` encoded as a grouping's input, one piece per key."""
+    impl = _KV.get_impl()
+    return [b"".join(impl.encode_nested(window.GlobalWindows.windowed_value((key, v))) for v in values)
+            for key, values in groups.items()]
+
+
 def _grouping_buffer(groups: dict[bytes, list[bytes]]):
-    kv = coders.TupleCoder([coders.BytesCoder(), coders.BytesCoder()])
     grouped = coders.TupleCoder([coders.BytesCoder(), coders.IterableCoder(coders.BytesCoder())])
-    buffer = execution.GroupingBuffer(
-        coders.WindowedValueCoder(kv), coders.WindowedValueCoder(grouped), core.Windowing(window.GlobalWindows())
-    )
-    stream = coders.WindowedValueCoder(kv).get_impl()
-    for key, values in groups.items():
-        buffer.append(b"".join(stream.encode_nested(window.GlobalWindows.windowed_value((key, v))) for v in values))
+    buffer = execution.GroupingBuffer(_KV, coders.WindowedValueCoder(grouped), core.Windowing(window.GlobalWindows()))
+    for piece in _grouping_input(groups):
+        buffer.append(piece)
     return buffer
 
 
@@ -283,7 +290,7 @@ def test_a_stage_input_larger_than_the_data_planes_queues_reaches_a_grpc_worker(
     for stream in (data_plane.SizeBasedBufferingClosableOutputStream, data_plane.TimeBasedBufferingClosableOutputStream):
         defaults = stream.__init__.__defaults__  # (close_callback, flush_callback, size_flush_threshold, ...)
         monkeypatch.setattr(stream.__init__, "__defaults__", defaults[:2] + (64 << 10,) + defaults[3:])
-    monkeypatch.setattr(engine, "CHUNK_BYTES", 64 << 10)
+    monkeypatch.setattr(grouping, "CHUNK_BYTES", 64 << 10)
     options = PipelineOptions(["--direct_running_mode=multi_threading", "--direct_num_workers=1"])
     p = beam.Pipeline(runner=local_engine(options), options=options)
     sizes = (
