@@ -11,7 +11,8 @@ feed rate of the 100,000-story, 30-day corpus of `benchmarks.run`.
 
 Each mode is the job as a subprocess with the defaults (in memory mode it spills past
 `--spill_above_mib`), measured from outside every half second:
-- peak RSS of the job's process tree: the runner and, in multi_processing mode, its workers;
+- peak RSS of the job's process tree: the runner and, in multi_processing mode, its workers, and
+  each process's part of it at that peak;
 - the most disk space in use: the drop in free space of TMPDIR's file system, where the job writes
   its output and its spill files; spill files are unlinked as soon as they are created, so only the
   file system still counts them.
@@ -34,7 +35,7 @@ import time
 import orjson
 
 from benchmarks.markdown import command_line, publish
-from benchmarks.memory import tree_rss_mib
+from benchmarks.memory import tree_rss_by_process
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODES = {
@@ -58,13 +59,17 @@ class _Sampler:
         self.temp_dir = tempfile.gettempdir()
         self.free_at_start = _free_bytes(self.temp_dir)
         self.peak_rss_mib = self.peak_disk_bytes = 0.0
+        self.peak_runner_mib, self.peak_workers_mib = 0.0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_rss_mib = max(self.peak_rss_mib, tree_rss_mib(self.pid))
+            rss = tree_rss_by_process(self.pid)
+            if sum(rss.values()) > self.peak_rss_mib:
+                self.peak_rss_mib, self.peak_runner_mib = sum(rss.values()), rss.pop(self.pid, 0.0)
+                self.peak_workers_mib = sorted(rss.values(), reverse=True)
             self.peak_disk_bytes = max(self.peak_disk_bytes, self.free_at_start - _free_bytes(self.temp_dir))
             self._stop.wait(self.interval_s)
 
@@ -98,7 +103,8 @@ def measure(corpus: pathlib.Path, mode: str) -> dict:
         report = orjson.loads((pathlib.Path(out) / "report.json").read_bytes())
         return {
             "mode": mode, "seconds": seconds, "stories": report["accounting"]["records_read"],
-            "peak_rss_mib": sampler.peak_rss_mib, "peak_disk_gib": sampler.peak_disk_bytes / 2**30,
+            "peak_rss_mib": sampler.peak_rss_mib, "peak_runner_mib": sampler.peak_runner_mib,
+            "peak_workers_mib": sampler.peak_workers_mib, "peak_disk_gib": sampler.peak_disk_bytes / 2**30,
             "stages": report["seconds"]["processing_by_stage"], "digest": _stories_digest(pathlib.Path(out)),
         }
 
@@ -119,16 +125,19 @@ def markdown(results: list[dict], stories: int, days: int, corpus_bytes: int, co
         "(runner and workers) and disk space the drop in free space where the job writes its spill files and its output, "
         "both sampled every 0.5 s.",
         "",
-        "| mode | seconds | stories/s | peak RSS MiB | disk space GiB | processing seconds by stage |",
-        "|---|---:|---:|---:|---:|---|",
+        "| mode | seconds | stories/s | peak RSS MiB | at the peak: runner / workers MiB | disk space GiB "
+        "| processing seconds by stage |",
+        "|---|---:|---:|---:|---|---:|---|",
     ]
     for result in results:
         if "failed" in result:
-            lines.append(f"| {MODES[result['mode']][0]} | failed: {result['failed']} | - | - | - | - |")
+            lines.append(f"| {MODES[result['mode']][0]} | failed: {result['failed']} | - | - | - | - | - |")
             continue
         stages = ", ".join(f"{name} {seconds:,.0f}" for name, seconds in result["stages"].items())
+        parts = " / ".join([f"{result['peak_runner_mib']:,.0f}",
+                            ", ".join(f"{mib:,.0f}" for mib in result["peak_workers_mib"]) or "-"])
         lines.append(f"| {MODES[result['mode']][0]} | {result['seconds']:,.0f} | "
-                     f"{result['stories'] / result['seconds']:,.0f} | {result['peak_rss_mib']:,.0f} | "
+                     f"{result['stories'] / result['seconds']:,.0f} | {result['peak_rss_mib']:,.0f} | {parts} | "
                      f"{result['peak_disk_gib']:.1f} | {stages} |")
     finished = [result for result in results if "failed" not in result]
     if len(finished) > 1:

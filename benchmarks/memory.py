@@ -40,6 +40,11 @@ def _rss_mib() -> float:
 
 def tree_rss_mib(pid: int) -> float:
     """Resident memory of `pid` and all its descendants (Linux /proc), in MiB."""
+    return sum(tree_rss_by_process(pid).values())
+
+
+def tree_rss_by_process(pid: int) -> dict[int, float]:
+    """Resident memory in MiB of `pid` (first) and of each of its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
     rss = {}
     for entry in os.listdir("/proc"):
@@ -51,13 +56,13 @@ def tree_rss_mib(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(statm[1]) * _PAGE
-    total, todo = 0, [pid]
+        rss[int(entry)] = int(statm[1]) * _PAGE / 2**20
+    tree, todo = {}, [pid]
     while todo:
         current = todo.pop()
-        total += rss.get(current, 0)
+        tree[current] = rss.get(current, 0.0)
         todo.extend(children.get(current, []))
-    return total / 2**20
+    return tree
 
 
 def _peak_rss_mib() -> float:

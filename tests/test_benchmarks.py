@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 from benchmarks import large, streaming
 from benchmarks.corpus import generate, write
 from benchmarks.markdown import replace_top
-from benchmarks.memory import tree_rss_mib
+from benchmarks.memory import tree_rss_by_process, tree_rss_mib
 from benchmarks.run import KINDS, PEERS, PEERS_DIR, _in_subprocess, _peer_command, main, measure
 
 
@@ -167,6 +168,10 @@ def test_large_corpus_benchmark_runs_both_modes_and_keeps_its_own_section(tmp_pa
     assert all(f"| {label} |" in text for label, _ in large.MODES.values())
     assert "Story records identical in every mode: yes." in text
     assert text.count("150 stories in < 15 min with < 8 GiB (issue 6)") == 2
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in text.splitlines() if line.startswith("| DirectRunner")}
+    in_memory, two_workers = rows["| DirectRunner in memory"][4], rows["| DirectRunner multi_processing, 2 workers"][4]
+    assert re.fullmatch(r"[\d,]+ / -", in_memory)  # the peak's parts: the runner alone
+    assert re.fullmatch(r"[\d,]+ / [\d,]+(, [\d,]+)+", two_workers)  # the runner and its workers (and their helpers)
     # The top of the file is `benchmarks.run`'s; it keeps every appended section.
     replace_top(out, "# Benchmarks\n\nnew table\n")
     assert out.read_text() == text.replace("batch table", "new table")
@@ -186,5 +191,8 @@ def test_tree_rss_counts_a_process_and_its_children():
     try:
         time.sleep(1.5)
         assert tree_rss_mib(os.getpid()) >= tree_rss_mib(child.pid) + 100 > 200
+        by_process = tree_rss_by_process(os.getpid())
+        assert next(iter(by_process)) == os.getpid() and by_process[child.pid] > 190
+        assert sum(by_process.values()) == pytest.approx(tree_rss_mib(os.getpid()), rel=0.05)
     finally:
         child.kill()
